@@ -1,0 +1,271 @@
+#include "framework/layer.hpp"
+#include "framework/ops.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <regex>
+
+namespace xk
+{
+    std::string to_snake_case(const std::string& class_name)
+    {
+        static const std::regex words("(.)([A-Z][a-z0-9]+)");
+        static const std::regex humps("([a-z])([A-Z])");
+        std::string out = std::regex_replace(class_name, words, "$1_$2");
+        out = std::regex_replace(out, humps, "$1_$2");
+        for (auto& c : out)
+            c = char(std::tolower(static_cast<unsigned char>(c)));
+        return out;
+    }
+
+    namespace
+    {
+        std::mutex names_mutex;
+        std::map<std::string, int>& name_counts()
+        {
+            static std::map<std::string, int> counts;
+            return counts;
+        }
+
+        PartialShape parse_shape(const json& value, const std::string& key, const std::string& layer)
+        {
+            XK_CHECK(value.is_array(), value_error, "Layer '", layer, "': `", key,
+                     "` must be a list of dimensions. Received ", key, "=", value.dump(), ".");
+            PartialShape shape;
+            for (const auto& d : value)
+            {
+                XK_CHECK(d.is_null() || (d.is_number_integer() && d.get<long>() > 0), value_error, "Layer '", layer,
+                         "': `", key, "` dimensions must be positive integers or null. Received ", key, "=",
+                         value.dump(), ".");
+                shape.push_back(d.is_null() ? -1 : d.get<long>());
+            }
+            return shape;
+        }
+    }
+
+    std::string unique_layer_name(const std::string& prefix, bool zero_based)
+    {
+        std::lock_guard lock(names_mutex);
+        int n = name_counts()[prefix]++;
+        if (!zero_based)
+            return prefix + "_" + std::to_string(n + 1);
+        return n == 0 ? prefix : prefix + "_" + std::to_string(n);
+    }
+
+    void reset_layer_names()
+    {
+        std::lock_guard lock(names_mutex);
+        name_counts().clear();
+    }
+
+    template <class T>
+    BasicLayer<T>::BasicLayer(const json& config, const std::string& class_name)
+    {
+        XK_CHECK(config.is_object(), value_error, class_name, ": the config must be a JSON object. Received ",
+                 config.dump(), ".");
+        if (config.contains("name") && config["name"].is_string() && !config["name"].get<std::string>().empty())
+            m_name = config["name"].get<std::string>();
+        else
+            m_name = unique_layer_name(to_snake_case(class_name));
+        m_trainable = config_value<bool>(config, "trainable", true);
+        // dtype: "float32", or Keras 3's {"class_name": "DTypePolicy", "config": {"name": "float32"}}.
+        if (auto it = config.find("dtype"); it != config.end() && !it->is_null())
+        {
+            if (it->is_string())
+                m_dtype = it->get<std::string>();
+            else if (it->is_object() && it->contains("config") && (*it)["config"].contains("name"))
+                m_dtype = (*it)["config"]["name"].get<std::string>();
+        }
+        if (config.contains("batch_input_shape") && !config["batch_input_shape"].is_null())
+            m_batch_input_shape = parse_shape(config["batch_input_shape"], "batch_input_shape", m_name);
+        else if (config.contains("batch_shape") && !config["batch_shape"].is_null())
+            m_batch_input_shape = parse_shape(config["batch_shape"], "batch_shape", m_name);
+        else if (config.contains("input_shape") && !config["input_shape"].is_null())
+        {
+            PartialShape s = parse_shape(config["input_shape"], "input_shape", m_name);
+            s.insert(s.begin(), -1);
+            m_batch_input_shape = s;
+        }
+        if (config.contains("activity_regularizer"))
+            m_activity_regularizer = get_regularizer(config["activity_regularizer"]);
+    }
+
+    void check_config_keys(const json& config, const std::string& where, const std::vector<std::string>& layer_keys)
+    {
+        // Base Layer arguments of tf.keras 2.x and Keras 3 (batch_shape), always accepted.
+        static const std::vector<std::string> base_keys = {
+            "name",  "trainable",  "dtype",     "batch_input_shape", "batch_shape", "input_shape",
+            "batch_size", "input_dim", "dynamic", "autocast",         "activity_regularizer"};
+        for (const auto& key : unknown_keys(config, base_keys))
+            XK_CHECK(std::find(layer_keys.begin(), layer_keys.end(), key) != layer_keys.end(), value_error,
+                     where, ": keyword argument not understood: '", key, "'.");
+    }
+
+    template <class T>
+    void BasicLayer<T>::set_trainable(bool trainable)
+    {
+        m_trainable = trainable;
+        for (auto& w : m_weights)
+            w.variable.set_requires_grad(trainable && w.trainable);
+    }
+
+    template <class T>
+    void BasicLayer<T>::build(const PartialShape& input_shape)
+    {
+        XK_CHECK(!m_built, value_error, where(), " is already built.");
+        PartialShape shape = input_shape;
+        if (!shape.empty())
+            shape[0] = -1;
+        build_weights(shape);
+        m_input_shape = shape;
+        m_built = true;
+    }
+
+    template <class T>
+    std::vector<Weight<T>*> BasicLayer<T>::weights()
+    {
+        std::vector<Weight<T>*> out;
+        for (auto& w : m_weights)
+            if (w.trainable)
+                out.push_back(&w);
+        for (auto& w : m_weights)
+            if (!w.trainable)
+                out.push_back(&w);
+        return out;
+    }
+
+    template <class T>
+    std::vector<const Weight<T>*> BasicLayer<T>::weights() const
+    {
+        std::vector<const Weight<T>*> out;
+        for (const auto* w : const_cast<BasicLayer*>(this)->weights())
+            out.push_back(w);
+        return out;
+    }
+
+    template <class T>
+    std::vector<Weight<T>*> BasicLayer<T>::trainable_weights()
+    {
+        std::vector<Weight<T>*> out;
+        if (m_trainable)
+            for (auto& w : m_weights)
+                if (w.trainable)
+                    out.push_back(&w);
+        return out;
+    }
+
+    template <class T>
+    std::size_t BasicLayer<T>::count_params() const
+    {
+        std::size_t n = 0;
+        for (const auto& w : m_weights)
+            n += w.variable.value().size();
+        return n;
+    }
+
+    template <class T>
+    json BasicLayer<T>::get_config() const
+    {
+        json config = {{"name", m_name}, {"trainable", m_trainable}, {"dtype", m_dtype}};
+        if (m_batch_input_shape)
+        {
+            json shape = json::array();
+            for (long d : *m_batch_input_shape)
+                shape.push_back(d < 0 ? json(nullptr) : json(d));
+            config["batch_input_shape"] = shape;
+        }
+        return config;
+    }
+
+    template <class T>
+    Weight<T>& BasicLayer<T>::add_weight(const std::string& name, const Shape& shape,
+                                         const InitializerPtr& initializer,
+                                         const std::optional<Regularizer>& regularizer,
+                                         const std::optional<Constraint>& constraint, bool trainable)
+    {
+        Tensor value = initializer ? tensor_cast<T>((*initializer)(shape)) : Tensor(shape, T(0));
+        Weight<T> w{name, Variable(std::move(value), trainable && m_trainable, name), regularizer, constraint,
+                    trainable};
+        m_weights.push_back(std::move(w));
+        return m_weights.back();
+    }
+
+    template <class T>
+    BasicVariable<T> BasicLayer<T>::call(BasicTape<T>& tape, const Variable& x, bool training)
+    {
+        const Shape& shape = x.shape();
+        PartialShape partial(shape.begin(), shape.end());
+        if (!m_built)
+        {
+            if (m_batch_input_shape)
+            {
+                // A layer declared with an input shape must be called on that shape.
+                const PartialShape& want = *m_batch_input_shape;
+                bool ok = want.size() == partial.size();
+                for (std::size_t i = 1; ok && i < want.size(); ++i)
+                    ok = want[i] < 0 || want[i] == partial[i];
+                XK_CHECK(ok, shape_error, "Input 0 of ", where(), " is incompatible with the layer: expected shape=",
+                         shape_str(want), ", found shape=", shape_str(shape), ".");
+            }
+            build(partial);
+        }
+        check_input(partial);
+        XK_CHECK(!shape.empty() && shape[0] > 0, shape_error, "Input 0 of ", where(),
+                 " has an empty batch: received shape ", shape_str(shape), ".");
+
+        LayerCache<T> cache;
+        cache.training = training;
+        Tensor z = forward(x.value(), cache);
+
+        bool needs = tape.needs_grad(x);
+        for (const auto* w : weights())
+            needs = needs || tape.needs_grad(w->variable);
+
+        const bool linear = m_activation.is_linear();
+        Variable y = linear ? Variable(std::move(z), needs) : Variable(m_activation.forward(z), needs);
+        if (needs)
+        {
+            Variable pre = linear ? Variable() : Variable(std::move(z));
+            tape.record([this, x, y, pre, cache = std::move(cache)]() mutable {
+                if (!y.has_grad())
+                    return;
+                Tensor* dx = x.requires_grad() ? &x.grad_buffer() : nullptr;
+                if (pre.defined())
+                {
+                    Tensor dz(y.value().shape(), T(0));
+                    m_activation.backward(pre.value(), y.value(), y.grad(), dz);
+                    backward(x.value(), dz, cache, dx);
+                }
+                else
+                    backward(x.value(), y.grad(), cache, dx);
+            });
+        }
+        if (m_activity_regularizer)
+            tape.add_loss(ops::penalty(tape, y, *m_activity_regularizer, T(1) / T(shape[0])));
+        return y;
+    }
+
+    template <class T>
+    Tensor<T> BasicLayer<T>::predict(const Tensor& x)
+    {
+        NoGradGuard no_grad;
+        BasicTape<T> tape;
+        return call(tape, Variable(x), false).value();
+    }
+
+    template <class T>
+    LayerPtr<T> layer_from_config(const json& serialized)
+    {
+        XK_CHECK(serialized.is_object() && serialized.contains("class_name") && serialized["class_name"].is_string(),
+                 value_error, "A serialized layer must be {\"class_name\": ..., \"config\": {...}}. Received ",
+                 serialized.dump(), ".");
+        return make_layer<T>(serialized["class_name"].get<std::string>(),
+                             serialized.contains("config") ? serialized["config"] : json::object());
+    }
+
+    template class BasicLayer<float>;
+    template class BasicLayer<double>;
+    template LayerPtr<float> layer_from_config<float>(const json&);
+    template LayerPtr<double> layer_from_config<double>(const json&);
+}

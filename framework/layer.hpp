@@ -1,0 +1,167 @@
+#pragma once
+// The layer contract, written once here:
+//  - A layer is configured from a Keras config (the same keys and defaults as tf.keras 2.x) and reports
+//    it back with get_config().
+//  - build(input_shape) creates the weights through add_weight, in Keras's order and with Keras's names;
+//    weights() lists them in that order (the order of the HDF5 files).
+//  - forward(x) computes the layer's pre-activation output; call() applies the activation, records one
+//    tape entry and adds the activity penalty (divided by the batch size, as tf.keras 2.x does).
+//  - backward(x, dz) *adds* dL/dx into *dx (when dx is given) and dL/dw into each trainable weight's
+//    gradient; it never overwrites.
+// Layers are pure tensor code: no tape, HDF5 or TBB in a layer file.
+#include "framework/activations.hpp"
+#include "framework/config.hpp"
+#include "framework/constraints.hpp"
+#include "framework/initializers.hpp"
+#include "framework/regularizers.hpp"
+#include "framework/registry.hpp"
+#include "framework/tape.hpp"
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xk
+{
+    template <class T>
+    struct Weight
+    {
+        std::string name; ///< Keras's short name: "kernel", "bias", "depthwise_kernel", ...
+        BasicVariable<T> variable;
+        std::optional<Regularizer> regularizer;
+        std::optional<Constraint> constraint;
+        bool trainable = true;
+    };
+
+    /// What forward leaves for backward (a dropout mask, pooling indices...).
+    template <class T>
+    struct LayerCache
+    {
+        bool training = false;
+        std::vector<Tensor<T>> tensors;
+    };
+
+    /// Keras's to_snake_case: "Conv2DTranspose" -> "conv2d_transpose".
+    std::string to_snake_case(const std::string& class_name);
+    /// Keras's unique layer names: conv2d, conv2d_1, conv2d_2, ... (zero_based = false: input_1, input_2, ...).
+    std::string unique_layer_name(const std::string& prefix, bool zero_based = true);
+    /// Keras's clear_session() for names: the next conv2d is "conv2d" again.
+    void reset_layer_names();
+
+    /// Keras rejects keyword arguments it does not know; so do we. The base Layer keys are always allowed;
+    /// `where` names the layer in the message.
+    void check_config_keys(const json& config, const std::string& where, const std::vector<std::string>& layer_keys);
+
+    template <class T>
+    class BasicLayer
+    {
+    public:
+        using Tensor = xk::Tensor<T>;
+        using Variable = BasicVariable<T>;
+
+        virtual ~BasicLayer() = default;
+        BasicLayer(const BasicLayer&) = delete;
+        BasicLayer& operator=(const BasicLayer&) = delete;
+
+        /// The Keras class name ("Conv2D"), the registry key.
+        virtual std::string class_name() const = 0;
+        const std::string& name() const { return m_name; }
+        bool trainable() const { return m_trainable; }
+        void set_trainable(bool trainable);
+
+        bool built() const { return m_built; }
+        /// Validates the input shape (batch first, -1 for None) and creates the weights. Called by call()
+        /// on first use; a second build is an error.
+        void build(const PartialShape& input_shape);
+        /// The shape the layer built for (batch -1).
+        const PartialShape& input_shape() const { return m_input_shape; }
+
+        virtual PartialShape compute_output_shape(const PartialShape& input_shape) const = 0;
+
+        /// Weights in Keras's order: trainable first, then non-trainable, each in creation order.
+        std::vector<Weight<T>*> weights();
+        std::vector<const Weight<T>*> weights() const;
+        std::vector<Weight<T>*> trainable_weights();
+        std::size_t count_params() const;
+        /// "conv2d/kernel:0", the name tf.keras 2.x files store.
+        std::string weight_path(const Weight<T>& weight) const { return m_name + "/" + weight.name + ":0"; }
+
+        /// Keras's config: name, trainable, dtype (and batch_input_shape when given), then the layer's own keys.
+        virtual json get_config() const;
+
+        /// Runs the layer on the tape: builds on first use, checks the input, forward, activation, activity
+        /// penalty, and one backward entry. The layer must outlive the tape's backward pass.
+        Variable call(BasicTape<T>& tape, const Variable& x, bool training = false);
+
+        /// Inference on a tensor, recording nothing.
+        Tensor predict(const Tensor& x);
+
+        const Activation& activation() const { return m_activation; }
+        const std::optional<Regularizer>& activity_regularizer() const { return m_activity_regularizer; }
+
+    protected:
+        /// Reads the base keys (name, trainable, dtype, batch_input_shape/batch_shape, input_shape).
+        BasicLayer(const json& config, const std::string& class_name);
+
+        virtual void build_weights(const PartialShape& input_shape) {}
+        /// Rank and channel checks against the built layer, with messages naming the layer.
+        virtual void check_input(const PartialShape& input_shape) const {}
+
+        virtual Tensor forward(const Tensor& x, LayerCache<T>& cache) const = 0;
+        virtual void backward(const Tensor& x, const Tensor& dz, const LayerCache<T>& cache, Tensor* dx) = 0;
+
+        Weight<T>& add_weight(const std::string& name, const Shape& shape, const InitializerPtr& initializer,
+                              const std::optional<Regularizer>& regularizer = std::nullopt,
+                              const std::optional<Constraint>& constraint = std::nullopt, bool trainable = true);
+
+        /// "Conv2D layer 'conv2d_1'": prefix for error messages.
+        std::string where() const { return class_name() + " layer '" + m_name + "'"; }
+
+        /// The weight's gradient buffer when it is being trained, else nullptr.
+        static Tensor* grad_of(Weight<T>& weight)
+        {
+            return weight.variable.requires_grad() ? &weight.variable.grad_buffer() : nullptr;
+        }
+
+        Activation m_activation;
+        std::optional<Regularizer> m_activity_regularizer;
+
+    private:
+        std::string m_name;
+        bool m_trainable = true;
+        bool m_built = false;
+        std::string m_dtype = "float32";
+        std::optional<PartialShape> m_batch_input_shape;
+        PartialShape m_input_shape;
+        std::deque<Weight<T>> m_weights; // a deque: add_weight never moves the weights layers hold references to
+    };
+
+    using Layer = BasicLayer<float>;
+
+    template <class T>
+    using LayerPtr = std::unique_ptr<BasicLayer<T>>;
+
+    /// Layers by Keras class name. Filled with every built-in layer (layers/builtin.cpp).
+    template <class T>
+    Registry<LayerPtr<T>, const json&>& layer_registry();
+
+    /// A layer from its class name and config: make_layer("Conv2D", {{"filters", 8}, {"kernel_size", 3}}).
+    template <class T = float>
+    LayerPtr<T> make_layer(const std::string& class_name, const json& config = json::object())
+    {
+        return layer_registry<T>().create(class_name, config.is_null() ? json::object() : config);
+    }
+
+    /// From Keras's serialized form {"class_name": ..., "config": {...}}.
+    template <class T = float>
+    LayerPtr<T> layer_from_config(const json& serialized);
+
+    /// {"class_name": ..., "config": ...}
+    template <class T>
+    json serialize(const BasicLayer<T>& layer)
+    {
+        return {{"class_name", layer.class_name()}, {"config", layer.get_config()}};
+    }
+}

@@ -1,0 +1,110 @@
+#include "layers/conv.hpp"
+
+namespace xk
+{
+    namespace
+    {
+        // Conv1D's signature defaults to channels_last; Conv2D/3D to image_data_format().
+        json default_format(std::size_t rank) { return rank == 1 ? json("channels_last") : json(nullptr); }
+    }
+
+    template <class T>
+    Conv<T>::Conv(std::size_t rank, const json& config)
+        : ConvBase<T>(config, "Conv" + std::to_string(rank) + "D", rank, rank == 1, default_format(rank),
+                      {"filters", "groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint"})
+    {
+        XK_CHECK(config.contains("filters") && config["filters"].is_number_integer(), value_error, this->where(),
+                 ": invalid value for argument `filters`. Expected a strictly positive integer. Received filters=",
+                 config.value("filters", json(nullptr)).dump(), ".");
+        m_filters = config["filters"].get<long>();
+        XK_CHECK(m_filters > 0, value_error, this->where(),
+                 ": invalid value for argument `filters`. Expected a strictly positive value. Received filters=",
+                 m_filters, ".");
+        m_groups = config_value<long>(config, "groups", 1);
+        XK_CHECK(m_groups > 0, value_error, this->where(),
+                 ": the number of groups must be a positive integer. Received: groups=", m_groups, ".");
+        XK_CHECK(m_filters % m_groups == 0, value_error, this->where(),
+                 ": the number of filters must be evenly divisible by the number of groups. Received: groups=",
+                 m_groups, ", filters=", m_filters, ".");
+        m_kernel_initializer = get_initializer(config.value("kernel_initializer", json("glorot_uniform")));
+        m_kernel_regularizer = get_regularizer(config.value("kernel_regularizer", json(nullptr)));
+        m_kernel_constraint = get_constraint(config.value("kernel_constraint", json(nullptr)));
+    }
+
+    template <class T>
+    PartialShape Conv<T>::compute_output_shape(const PartialShape& input_shape) const
+    {
+        conv::check_input_shape(this->where(), input_shape, this->m_args, std::nullopt);
+        const auto& a = this->m_args;
+        std::vector<long> spatial = this->spatial_of(input_shape);
+        for (std::size_t i = 0; i < a.rank; ++i)
+            spatial[i] =
+                conv::conv_output_length(spatial[i], a.kernel_size[i], a.padding, a.strides[i], a.dilation_rate[i]);
+        return conv::assemble_shape(input_shape[0], spatial, m_filters, a);
+    }
+
+    template <class T>
+    void Conv<T>::build_weights(const PartialShape& input_shape)
+    {
+        const auto& a = this->m_args;
+        conv::check_input_shape(this->where(), input_shape, a, std::nullopt);
+        long channels = input_shape[a.channel_axis()];
+        XK_CHECK(channels > 0, value_error, this->where(),
+                 ": the channel dimension of the inputs should be defined. Found None in shape ",
+                 shape_str(input_shape), ".");
+        XK_CHECK(channels % m_groups == 0, value_error, this->where(),
+                 ": the number of input channels must be evenly divisible by the number of groups. Received groups=",
+                 m_groups, ", but the input has ", channels, " channels (full input shape is ",
+                 shape_str(input_shape), ").");
+        conv::check_output_shape(this->where(), input_shape, compute_output_shape(input_shape));
+        Shape kernel_shape(a.kernel_size.begin(), a.kernel_size.end());
+        kernel_shape.push_back(std::size_t(channels / m_groups));
+        kernel_shape.push_back(std::size_t(m_filters));
+        m_kernel = &this->add_weight("kernel", kernel_shape, m_kernel_initializer, m_kernel_regularizer,
+                                     m_kernel_constraint);
+        this->add_bias(std::size_t(m_filters));
+        this->m_input_channels = channels;
+    }
+
+    template <class T>
+    json Conv<T>::get_config() const
+    {
+        json config = ConvBase<T>::get_config();
+        config["filters"] = m_filters;
+        config["groups"] = m_groups;
+        config["kernel_initializer"] = serialize(m_kernel_initializer);
+        config["kernel_regularizer"] = serialize(m_kernel_regularizer);
+        config["kernel_constraint"] = serialize(m_kernel_constraint);
+        return config;
+    }
+
+    template <class T>
+    kernels::ConvGeometry Conv<T>::geometry_for(const Shape& x_last, const Shape& y_last) const
+    {
+        const std::size_t r = this->m_args.rank;
+        std::vector<long> in(x_last.begin() + 1, x_last.begin() + 1 + r), out(y_last.begin() + 1, y_last.begin() + 1 + r);
+        return conv::geometry(this->m_args, x_last[0], in, out, x_last.back(), y_last.back(), std::size_t(m_groups));
+    }
+
+    template <class T>
+    Tensor<T> Conv<T>::forward_channels_last(const Tensor& x, const Shape& y_shape) const
+    {
+        Tensor y = Tensor::from_shape(y_shape);
+        kernels::conv_forward(geometry_for(shape_of(x), y_shape), x.data(), m_kernel->variable.value().data(),
+                              y.data());
+        return y;
+    }
+
+    template <class T>
+    void Conv<T>::backward_channels_last(const Tensor& x, const Tensor& dy, Tensor* dx)
+    {
+        auto g = geometry_for(shape_of(x), shape_of(dy));
+        if (Tensor* dk = this->grad_of(*m_kernel))
+            kernels::conv_backward_kernel(g, x.data(), dy.data(), dk->data());
+        if (dx)
+            kernels::conv_backward_input(g, dy.data(), m_kernel->variable.value().data(), dx->data());
+    }
+
+    template class Conv<float>;
+    template class Conv<double>;
+}

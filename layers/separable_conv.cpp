@@ -1,0 +1,138 @@
+#include "layers/separable_conv.hpp"
+#include "framework/kernels/gemm.hpp"
+
+namespace xk
+{
+    template <class T>
+    SeparableConv<T>::SeparableConv(std::size_t rank, const json& config)
+        : ConvBase<T>(config, "SeparableConv" + std::to_string(rank) + "D", rank, rank == 1, nullptr,
+                      {"filters", "depth_multiplier", "depthwise_initializer", "depthwise_regularizer",
+                       "depthwise_constraint", "pointwise_initializer", "pointwise_regularizer",
+                       "pointwise_constraint"})
+    {
+        XK_CHECK(config.contains("filters") && config["filters"].is_number_integer() &&
+                     config["filters"].get<long>() > 0,
+                 value_error, this->where(),
+                 ": invalid value for argument `filters`. Expected a strictly positive value. Received filters=",
+                 config.value("filters", json(nullptr)).dump(), ".");
+        m_filters = config["filters"].get<long>();
+        m_depth_multiplier = config_value<long>(config, "depth_multiplier", 1);
+        XK_CHECK(m_depth_multiplier > 0, value_error, this->where(),
+                 ": invalid value for argument `depth_multiplier`. Expected a strictly positive value. Received "
+                 "depth_multiplier=",
+                 m_depth_multiplier, ".");
+        m_depthwise_initializer = get_initializer(config.value("depthwise_initializer", json("glorot_uniform")));
+        m_depthwise_regularizer = get_regularizer(config.value("depthwise_regularizer", json(nullptr)));
+        m_depthwise_constraint = get_constraint(config.value("depthwise_constraint", json(nullptr)));
+        m_pointwise_initializer = get_initializer(config.value("pointwise_initializer", json("glorot_uniform")));
+        m_pointwise_regularizer = get_regularizer(config.value("pointwise_regularizer", json(nullptr)));
+        m_pointwise_constraint = get_constraint(config.value("pointwise_constraint", json(nullptr)));
+    }
+
+    template <class T>
+    PartialShape SeparableConv<T>::compute_output_shape(const PartialShape& input_shape) const
+    {
+        conv::check_input_shape(this->where(), input_shape, this->m_args, std::nullopt);
+        const auto& a = this->m_args;
+        std::vector<long> spatial = this->spatial_of(input_shape);
+        for (std::size_t i = 0; i < a.rank; ++i)
+            spatial[i] =
+                conv::conv_output_length(spatial[i], a.kernel_size[i], a.padding, a.strides[i], a.dilation_rate[i]);
+        return conv::assemble_shape(input_shape[0], spatial, m_filters, a);
+    }
+
+    template <class T>
+    void SeparableConv<T>::build_weights(const PartialShape& input_shape)
+    {
+        const auto& a = this->m_args;
+        conv::check_input_shape(this->where(), input_shape, a, std::nullopt);
+        long channels = input_shape[a.channel_axis()];
+        XK_CHECK(channels > 0, value_error, this->where(),
+                 ": the channel dimension of the inputs should be defined. Found None in shape ",
+                 shape_str(input_shape), ".");
+        conv::check_output_shape(this->where(), input_shape, compute_output_shape(input_shape));
+        Shape depthwise_shape(a.kernel_size.begin(), a.kernel_size.end());
+        depthwise_shape.push_back(std::size_t(channels));
+        depthwise_shape.push_back(std::size_t(m_depth_multiplier));
+        Shape pointwise_shape(a.rank, 1);
+        pointwise_shape.push_back(std::size_t(channels * m_depth_multiplier));
+        pointwise_shape.push_back(std::size_t(m_filters));
+        m_depthwise = &this->add_weight("depthwise_kernel", depthwise_shape, m_depthwise_initializer,
+                                        m_depthwise_regularizer, m_depthwise_constraint);
+        m_pointwise = &this->add_weight("pointwise_kernel", pointwise_shape, m_pointwise_initializer,
+                                        m_pointwise_regularizer, m_pointwise_constraint);
+        this->add_bias(std::size_t(m_filters));
+        this->m_input_channels = channels;
+    }
+
+    template <class T>
+    json SeparableConv<T>::get_config() const
+    {
+        json config = ConvBase<T>::get_config();
+        config["filters"] = m_filters;
+        config["depth_multiplier"] = m_depth_multiplier;
+        config["depthwise_initializer"] = serialize(m_depthwise_initializer);
+        config["depthwise_regularizer"] = serialize(m_depthwise_regularizer);
+        config["depthwise_constraint"] = serialize(m_depthwise_constraint);
+        config["pointwise_initializer"] = serialize(m_pointwise_initializer);
+        config["pointwise_regularizer"] = serialize(m_pointwise_regularizer);
+        config["pointwise_constraint"] = serialize(m_pointwise_constraint);
+        return config;
+    }
+
+    template <class T>
+    kernels::ConvGeometry SeparableConv<T>::depthwise_geometry(const Shape& x_last, const Shape& y_last) const
+    {
+        const auto& a = this->m_args;
+        std::vector<long> in(x_last.begin() + 1, x_last.begin() + 1 + a.rank),
+            out(y_last.begin() + 1, y_last.begin() + 1 + a.rank);
+        const std::size_t channels = x_last.back();
+        return conv::geometry(a, x_last[0], in, out, channels, channels * std::size_t(m_depth_multiplier), channels);
+    }
+
+    template <class T>
+    Tensor<T> SeparableConv<T>::depthwise_output(const Tensor& x, const Shape& y_shape) const
+    {
+        Shape mid_shape = y_shape;
+        mid_shape.back() = x.shape().back() * std::size_t(m_depth_multiplier);
+        Tensor mid = Tensor::from_shape(mid_shape);
+        kernels::depthwise_forward(depthwise_geometry(shape_of(x), y_shape), x.data(),
+                                   m_depthwise->variable.value().data(), mid.data());
+        return mid;
+    }
+
+    template <class T>
+    Tensor<T> SeparableConv<T>::forward_channels_last(const Tensor& x, const Shape& y_shape) const
+    {
+        Tensor mid = depthwise_output(x, y_shape);
+        const std::size_t k = mid.shape().back(), n = std::size_t(m_filters), m = mid.size() / k;
+        Tensor y = Tensor::from_shape(y_shape);
+        kernels::gemm<T>(false, false, m, n, k, T(1), mid.data(), k, m_pointwise->variable.value().data(), n, T(0),
+                         y.data(), n);
+        return y;
+    }
+
+    template <class T>
+    void SeparableConv<T>::backward_channels_last(const Tensor& x, const Tensor& dy, Tensor* dx)
+    {
+        // The depthwise output is recomputed rather than cached: it costs one cheap depthwise pass.
+        Tensor mid = depthwise_output(x, shape_of(dy));
+        const std::size_t k = mid.shape().back(), n = std::size_t(m_filters), m = mid.size() / k;
+        if (Tensor* dp = this->grad_of(*m_pointwise))
+            kernels::gemm<T>(true, false, k, n, m, T(1), mid.data(), k, dy.data(), n, T(1), dp->data(), n);
+        Tensor* dk = this->grad_of(*m_depthwise);
+        if (!dk && !dx)
+            return;
+        Tensor dmid = Tensor::from_shape(mid.shape());
+        kernels::gemm<T>(false, true, m, k, n, T(1), dy.data(), n, m_pointwise->variable.value().data(), n, T(0),
+                         dmid.data(), k);
+        auto g = depthwise_geometry(shape_of(x), shape_of(dy));
+        if (dk)
+            kernels::depthwise_backward_kernel(g, x.data(), dmid.data(), dk->data());
+        if (dx)
+            kernels::depthwise_backward_input(g, dmid.data(), m_depthwise->variable.value().data(), dx->data());
+    }
+
+    template class SeparableConv<float>;
+    template class SeparableConv<double>;
+}

@@ -1,0 +1,171 @@
+#include "support/gradcheck.hpp"
+#include "framework/ops.hpp"
+#include "framework/random.hpp"
+
+#include <cmath>
+#include <functional>
+#include <sstream>
+
+namespace xk::test
+{
+    namespace
+    {
+        constexpr double step = 1e-5;
+
+        double objective(BasicLayer<double>& layer, const Tensor<double>& x, const Tensor<double>& upstream,
+                         bool training)
+        {
+            NoGradGuard no_grad;
+            BasicTape<double> tape;
+            auto y = layer.call(tape, BasicVariable<double>(x), training);
+            double total = xt::sum(y.value() * upstream)();
+            for (const auto& loss : tape.losses())
+                total += loss.value()();
+            for (const auto* w : layer.weights())
+                if (w->regularizer)
+                    total += w->regularizer->penalty(w->variable.value());
+            return total;
+        }
+
+        /// Compares `analytic` with central differences of `objective` in each entry of `values` (perturbed
+        /// in place, then restored).
+        void compare(const std::function<double()>& objective, Tensor<double>& values, const Tensor<double>& analytic,
+                     const std::string& name, GradcheckReport& report)
+        {
+            for (std::size_t i = 0; i < values.size(); ++i)
+            {
+                const double saved = values.data()[i];
+                values.data()[i] = saved + step;
+                double plus = objective();
+                values.data()[i] = saved - step;
+                double minus = objective();
+                values.data()[i] = saved;
+                double numeric = (plus - minus) / (2 * step);
+                double got = analytic.data()[i];
+                double error = std::abs(got - numeric) / std::max(1.0, std::abs(numeric));
+                if (std::isnan(error))
+                    error = INFINITY;
+                if (report.checked++ == 0 || error > report.worst_error)
+                {
+                    report.worst_error = error;
+                    report.worst_at = name + "[" + std::to_string(i) + "]";
+                    report.expected = numeric;
+                    report.got = got;
+                }
+            }
+        }
+    }
+
+    std::string GradcheckReport::summary() const
+    {
+        std::ostringstream out;
+        out << (ok ? "gradcheck passed" : "gradcheck FAILED") << ": worst relative error " << worst_error << " at "
+            << worst_at << " (numeric " << expected << ", analytic " << got << "), " << checked
+            << " entries, tolerance " << gradcheck_tolerance;
+        return out.str();
+    }
+
+    Tensor<double> random_tensor(const Shape& shape, std::uint64_t seed)
+    {
+        Rng rng(seed);
+        std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+        Tensor<double> t = Tensor<double>::from_shape(shape);
+        for (auto& v : t)
+            v = uniform(rng);
+        return t;
+    }
+
+    GradcheckReport check_layer_gradients(BasicLayer<double>& layer, const Tensor<double>& x_in, std::uint64_t seed,
+                                          bool training)
+    {
+        Tensor<double> x = x_in;
+        if (!layer.built())
+            layer.predict(x);
+        std::uint64_t stream = seed * 7919 + 1;
+        const Tensor<double> upstream = random_tensor(shape_of(layer.predict(x)), stream++);
+
+        // Analytic gradients, on top of random pre-fills.
+        BasicTape<double> tape;
+        BasicVariable<double> input(x, true);
+        const Tensor<double> input_prefill = random_tensor(shape_of(x), stream++);
+        input.accumulate_grad(input_prefill);
+        std::vector<Tensor<double>> weight_prefills;
+        for (auto* w : layer.weights())
+        {
+            w->variable.zero_grad();
+            weight_prefills.push_back(random_tensor(w->variable.shape(), stream++));
+            if (w->variable.requires_grad())
+                w->variable.accumulate_grad(weight_prefills.back());
+        }
+        auto y = layer.call(tape, input, training);
+        y.accumulate_grad(upstream);
+        for (const auto& loss : tape.losses())
+            loss.accumulate_grad(Tensor<double>(loss.value().shape(), 1.0));
+        for (auto* w : layer.weights())
+            if (w->regularizer && w->variable.requires_grad())
+                ops::penalty(tape, w->variable, *w->regularizer).accumulate_grad(Tensor<double>({}, 1.0));
+        tape.replay();
+
+        GradcheckReport report;
+        auto at_x = [&] { return objective(layer, x, upstream, training); };
+        compare(at_x, x, input.grad() - input_prefill, "input", report);
+        std::size_t k = 0;
+        for (auto* w : layer.weights())
+        {
+            const Tensor<double>& prefill = weight_prefills[k++];
+            if (!w->variable.requires_grad())
+                continue;
+            compare(at_x, w->variable.value(), w->variable.grad() - prefill, w->name, report);
+            w->variable.zero_grad();
+        }
+        report.ok = report.worst_error <= gradcheck_tolerance;
+        return report;
+    }
+}
+
+namespace xk::test
+{
+    GradcheckReport check_function_gradients(const TapeFunction& f, std::vector<Tensor<double>> inputs,
+                                             std::uint64_t seed)
+    {
+        std::uint64_t stream = seed * 7919 + 1;
+        auto evaluate = [&](BasicTape<double>& tape, std::vector<BasicVariable<double>>& vars) { return f(tape, vars); };
+        std::vector<BasicVariable<double>> probe;
+        for (const auto& t : inputs)
+            probe.emplace_back(t);
+        Tensor<double> upstream;
+        {
+            NoGradGuard no_grad;
+            BasicTape<double> tape;
+            upstream = random_tensor(evaluate(tape, probe).shape(), stream++);
+        }
+
+        BasicTape<double> tape;
+        std::vector<BasicVariable<double>> vars;
+        std::vector<Tensor<double>> prefills;
+        for (const auto& t : inputs)
+        {
+            vars.emplace_back(t, true);
+            prefills.push_back(random_tensor(shape_of(t), stream++));
+            vars.back().accumulate_grad(prefills.back());
+        }
+        auto y = evaluate(tape, vars);
+        tape.backward(y, upstream);
+
+        GradcheckReport report;
+        for (std::size_t k = 0; k < inputs.size(); ++k)
+        {
+            auto objective = [&] {
+                NoGradGuard no_grad;
+                BasicTape<double> t;
+                std::vector<BasicVariable<double>> plain;
+                for (const auto& v : inputs)
+                    plain.emplace_back(v);
+                return double(xt::sum(evaluate(t, plain).value() * upstream)());
+            };
+            compare(objective, inputs[k], vars[k].grad() - prefills[k], "input" + std::to_string(k), report);
+        }
+        report.ok = report.worst_error <= gradcheck_tolerance;
+        return report;
+    }
+}
