@@ -70,20 +70,45 @@ namespace xk::ops
         }
     }
 
+    namespace
+    {
+        /// Adds every element of `from` into the element of `to` it maps onto when axes of `to` that have extent 1
+        /// (or are missing in front) are broadcast: the adjoint of broadcasting `to` up to `from`'s shape.
+        template <class T>
+        void sum_into_broadcast(const Tensor<T>& from, const Shape& to_shape, T* to)
+        {
+            const std::size_t rank = from.dimension(), lead = rank - to_shape.size();
+            std::vector<std::size_t> stride(rank, 0); // stride of `to` along each axis of `from`; 0 when broadcast
+            for (std::size_t i = rank, step = 1; i-- > lead;)
+            {
+                const std::size_t extent = to_shape[i - lead];
+                stride[i] = extent == 1 ? 0 : step;
+                step *= extent;
+            }
+            std::vector<std::size_t> index(rank, 0);
+            std::size_t target = 0;
+            for (std::size_t flat = 0, n = from.size(); flat < n; ++flat)
+            {
+                to[target] += from.data()[flat];
+                for (std::size_t a = rank; a-- > 0;) // odometer increment of the multi-index
+                {
+                    target += stride[a];
+                    if (++index[a] < from.shape()[a])
+                        break;
+                    target -= stride[a] * index[a];
+                    index[a] = 0;
+                }
+            }
+        }
+    }
+
     template <class T>
     Tensor<T> reduce_to_shape(const Tensor<T>& grad, const Shape& target)
     {
         if (shape_of(grad) == target)
             return grad;
-        std::size_t lead = grad.dimension() - target.size();
-        std::vector<std::size_t> axes;
-        for (std::size_t i = 0; i < lead; ++i)
-            axes.push_back(i);
-        for (std::size_t i = 0; i < target.size(); ++i)
-            if (target[i] == 1 && grad.shape()[lead + i] != 1)
-                axes.push_back(lead + i);
-        Tensor<T> reduced = xt::sum(grad, axes, xt::evaluation_strategy::immediate);
-        reduced.reshape(target);
+        Tensor<T> reduced(target, T(0));
+        sum_into_broadcast(grad, target, reduced.data());
         return reduced;
     }
 
@@ -280,9 +305,15 @@ namespace xk::ops
         Shape kept = a.shape();
         for (auto ax : axes)
             kept[ax] = 1;
-        Tensor<T> value = xt::sum(a.value(), axes, xt::evaluation_strategy::immediate);
-        if (keepdims)
-            value.reshape(kept);
+        Tensor<T> value = reduce_to_shape(a.value(), kept);
+        if (!keepdims)
+        {
+            Shape dropped;
+            for (std::size_t i = 0; i < kept.size(); ++i)
+                if (std::find(axes.begin(), axes.end(), i) == axes.end())
+                    dropped.push_back(kept[i]);
+            value.reshape(dropped);
+        }
         bool needs = tape.needs_grad(a);
         Var<T> out = result(std::move(value), needs);
         if (needs)

@@ -11,6 +11,7 @@
 #include <xtensor/xreducer.hpp>
 #include <xtensor/xstrided_view.hpp>
 #include <xtensor/xview.hpp>
+#include <xsimd/memory/xsimd_aligned_allocator.hpp>
 
 #include <cstddef>
 #include <string>
@@ -19,8 +20,10 @@
 namespace xk
 {
     /// Row-major n-d array. Training runs in float; gradient checks instantiate the same code in double.
+    /// The allocator is spelled out: xtensor's default alignment follows the compiler's -march flags, and the
+    /// library (built for the machine) and a user's program (built without them) must agree on the type.
     template <class T>
-    using Tensor = xt::xarray<T, xt::layout_type::row_major>;
+    using Tensor = xt::xarray<T, xt::layout_type::row_major, xsimd::aligned_allocator<T, 64>>;
 
     using Shape = std::vector<std::size_t>;
 
