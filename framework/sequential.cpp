@@ -167,6 +167,41 @@ namespace xk
     }
 
     template <class T>
+    typename BasicSequential<T>::Gradients BasicSequential<T>::gradients(const Tensor& x, const Tensor& upstream,
+                                                                        bool training)
+    {
+        auto trainable = trainable_weights();
+        for (auto* w : trainable)
+            w->variable.zero_grad();
+        BasicTape<T> tape;
+        Variable input(x, true);
+        Variable y = call(tape, input, training);
+        XK_CHECK(y.shape() == shape_of(upstream), shape_error, "Sequential '", m_name, "': the upstream gradient has shape ",
+                 shape_str(shape_of(upstream)), " but the model's output has shape ", shape_str(y.shape()), ".");
+        Gradients out;
+        out.loss = double(xt::sum(y.value() * upstream)());
+        y.accumulate_grad(upstream);
+        for (const auto& loss : tape.losses())
+        {
+            out.loss += double(loss.value()());
+            loss.accumulate_grad(Tensor(loss.value().shape(), T(1)));
+        }
+        Variable penalties = regularization_loss(tape);
+        out.loss += double(penalties.value()());
+        if (penalties.requires_grad())
+            penalties.accumulate_grad(Tensor({}, T(1)));
+        tape.replay();
+        out.y = y.value();
+        out.dx = input.grad();
+        for (auto* w : trainable)
+        {
+            out.weights.push_back(w->variable.grad());
+            w->variable.zero_grad();
+        }
+        return out;
+    }
+
+    template <class T>
     std::vector<Weight<T>*> BasicSequential<T>::weights()
     {
         std::vector<Weight<T>*> out;

@@ -53,6 +53,19 @@ namespace xk
         /// The weight penalties of every layer, summed on the tape (a 0-d variable; zero without regularizers).
         Variable regularization_loss(BasicTape<T>& tape);
 
+        /// What `gradients` returns: the output, and the gradients of the loss with respect to the input and
+        /// to every trainable weight (in trainable_weights() order).
+        struct Gradients
+        {
+            Tensor y;
+            Tensor dx;
+            std::vector<Tensor> weights;
+            double loss = 0.0;
+        };
+        /// loss = sum(y * upstream) + the model's regularization losses as tf.keras 2.x adds them (weight
+        /// penalties, and activity penalties divided by the batch size). Weight gradients start from zero.
+        Gradients gradients(const Tensor& x, const Tensor& upstream, bool training = false);
+
         /// Every layer's weights in layer order, each layer's in Keras's order.
         std::vector<Weight<T>*> weights();
         std::vector<Weight<T>*> trainable_weights();

@@ -42,6 +42,22 @@ namespace xk
                 spatial[i], a.kernel_size[i], a.padding,
                 m_output_padding ? std::optional<long>((*m_output_padding)[i]) : std::nullopt, a.strides[i],
                 a.dilation_rate[i]);
+        // TensorFlow computes the transposed convolution as the gradient of the forward one, and refuses shapes
+        // that forward convolution would not map back onto the input (e.g. "same" with an even kernel and
+        // output_padding 0 at stride 1). Keras passes them through, so the error surfaces here.
+        const std::vector<long> in_spatial = this->spatial_of(input_shape);
+        for (std::size_t i = 0; i < a.rank; ++i)
+        {
+            if (in_spatial[i] < 0)
+                continue;
+            long back = conv::conv_output_length(spatial[i], a.kernel_size[i], a.padding, a.strides[i],
+                                                 a.dilation_rate[i]);
+            XK_CHECK(back == in_spatial[i], value_error, this->where(), ": output_padding=",
+                     m_output_padding ? json(*m_output_padding).dump() : std::string("None"), " gives an output of length ",
+                     spatial[i], " along spatial axis ", i, ", which a ", a.padding, " convolution with kernel ",
+                     a.kernel_size[i], " and stride ", a.strides[i], " maps to length ", back, ", not to the input's ",
+                     in_spatial[i], ". TensorFlow rejects this configuration; change output_padding or padding.");
+        }
         return conv::assemble_shape(input_shape[0], spatial, m_filters, a);
     }
 

@@ -52,7 +52,8 @@ namespace xk::conv
             return -1;
         long dilated = kernel + (kernel - 1) * (dilation - 1);
         long length = (padding == "valid") ? input - dilated + 1 : input;
-        return (length + stride - 1) / stride;
+        // 0 flags "too small" (check_output_shape reports it); -1 is reserved for an unknown extent.
+        return length <= 0 ? 0 : (length + stride - 1) / stride;
     }
 
     long deconv_output_length(long input, long kernel, const std::string& padding, std::optional<long> output_padding,

@@ -37,7 +37,7 @@ namespace xk::conv
     SpatialArgs parse_spatial_args(const json& config, std::size_t rank, bool allow_causal, const std::string& layer,
                                    const json& data_format_default = nullptr);
 
-    /// Keras's conv_output_length; -1 (unknown) stays -1.
+    /// Keras's conv_output_length; -1 (unknown) stays -1, and an input shorter than the kernel gives 0.
     long conv_output_length(long input, long kernel, const std::string& padding, long stride, long dilation);
     /// Keras's deconv_output_length (transposed convolutions), with output_padding None or given.
     long deconv_output_length(long input, long kernel, const std::string& padding, std::optional<long> output_padding,

@@ -117,6 +117,16 @@ BOOST_AUTO_TEST_CASE(rejects_what_keras_rejects)
                           message_contains("filters"));
     BOOST_CHECK_EXCEPTION(make_layer("Conv2DTranspose", {{"filters", 2}, {"kernel_size", 3}, {"padding", "causal"}}),
                           value_error, message_contains("causal"));
+    // "same", even kernel, output_padding 0 at stride 1: the output is one shorter than a convolution can map
+    // back onto the input, which TensorFlow refuses.
+    auto uneven = make_layer("Conv2DTranspose", {{"filters", 1}, {"kernel_size", {4, 3}}, {"padding", "same"},
+                                                 {"output_padding", 0}, {"name", "uneven"}});
+    BOOST_CHECK_EXCEPTION(uneven->predict(Tensor<float>({1, 4, 9, 2}, 1.f)), value_error,
+                          message_contains({"uneven", "output_padding=[0,0]", "length 3", "input's 4"}));
+    // A kernel larger than the input is fine for a transposed convolution (it grows the input).
+    auto grow = make_layer("Conv2DTranspose", {{"filters", 2}, {"kernel_size", 4}});
+    BOOST_TEST(shape_of(grow->predict(Tensor<float>({1, 1, 1, 3}, 1.f))) == Shape({1, 4, 4, 2}));
+
     auto layer = make_layer("Conv2DTranspose", {{"filters", 2}, {"kernel_size", 3}, {"name", "up"}});
     layer->predict(Tensor<float>({1, 4, 4, 3}, 1.f));
     BOOST_CHECK_EXCEPTION(layer->predict(Tensor<float>({1, 4, 4, 2}, 1.f)), shape_error,
