@@ -5,7 +5,7 @@
 //   train_synthetic [--epochs N] [--seed S]
 #include "framework/ops.hpp"
 #include "framework/random.hpp"
-#include "framework/sequential.hpp"
+#include "framework/model.hpp"
 
 #include <fmt/core.h>
 

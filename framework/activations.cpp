@@ -134,7 +134,8 @@ namespace xk
             const bool clip = m_max_value.has_value();
             const T max_value = T(m_max_value.value_or(0.0));
             map([&](T x) {
-                T pos = x > threshold ? x : T(0);
+                // NaN passes through, as in TensorFlow, so a diverging model is noticed instead of hidden.
+                T pos = (x > threshold || std::isnan(x)) ? x : T(0);
                 if (clip)
                     pos = std::min(std::max(pos, T(0)), max_value);
                 T neg = alpha != T(0) ? alpha * std::max(threshold - x, T(0)) : T(0);

@@ -1,6 +1,7 @@
 #pragma once
-// A linear stack of layers (Keras's Sequential): the model the files, the CLI and fit() work with.
-// Functional models whose graph is a single chain load into it too.
+// A linear stack of layers: the network that the files and the CLI work with, in float or double.
+// Functional models whose graph is a single chain load into it too. xk::Sequential (framework/model.hpp)
+// adds Keras's training API (compile, fit, evaluate) to the float one.
 #include "framework/layer.hpp"
 
 #include <optional>
@@ -82,8 +83,6 @@ namespace xk
         std::string m_input_name;
         std::vector<LayerPtr<T>> m_layers;
     };
-
-    using Sequential = BasicSequential<float>;
 
     /// A model_config document {"class_name": "Sequential" | "Model" | "Functional", "config": {...}}. A
     /// functional model must be a single chain from one input to one output; anything else is rejected with

@@ -1,9 +1,14 @@
 // The registry of built-in layers: one line per Keras class name.
+#include "layers/batch_normalization.hpp"
 #include "layers/conv.hpp"
 #include "layers/conv_transpose.hpp"
+#include "layers/core.hpp"
 #include "layers/cropping.hpp"
+#include "layers/dense.hpp"
 #include "layers/depthwise_conv.hpp"
+#include "layers/global_pooling.hpp"
 #include "layers/input_layer.hpp"
+#include "layers/pooling.hpp"
 #include "layers/separable_conv.hpp"
 #include "layers/up_sampling.hpp"
 #include "layers/zero_padding.hpp"
@@ -43,6 +48,37 @@ namespace xk
             r.add("ZeroPadding1D", of_rank<ZeroPadding, T>(1));
             r.add("ZeroPadding2D", of_rank<ZeroPadding, T>(2));
             r.add("ZeroPadding3D", of_rank<ZeroPadding, T>(3));
+            r.add("Dense", [](const json& config) -> LayerPtr<T> { return std::make_unique<Dense<T>>(config); });
+            r.add("Flatten", [](const json& config) -> LayerPtr<T> { return std::make_unique<Flatten<T>>(config); });
+            r.add("Reshape", [](const json& config) -> LayerPtr<T> { return std::make_unique<Reshape<T>>(config); });
+            r.add("Activation", [](const json& config) -> LayerPtr<T> { return std::make_unique<ActivationLayer<T>>(config); });
+            r.add("Dropout", [](const json& config) -> LayerPtr<T> { return std::make_unique<Dropout<T>>(config); });
+            r.add("BatchNormalization", [](const json& config) -> LayerPtr<T> { return std::make_unique<BatchNormalization<T>>(config); });
+            r.add("MaxPooling1D", of_rank<MaxPooling, T>(1));
+            r.add("MaxPooling2D", of_rank<MaxPooling, T>(2));
+            r.add("MaxPooling3D", of_rank<MaxPooling, T>(3));
+            r.add("AveragePooling1D", of_rank<AveragePooling, T>(1));
+            r.add("AveragePooling2D", of_rank<AveragePooling, T>(2));
+            r.add("AveragePooling3D", of_rank<AveragePooling, T>(3));
+            r.add("GlobalMaxPooling1D", of_rank<GlobalMaxPooling, T>(1));
+            r.add("GlobalMaxPooling2D", of_rank<GlobalMaxPooling, T>(2));
+            r.add("GlobalMaxPooling3D", of_rank<GlobalMaxPooling, T>(3));
+            r.add("GlobalAveragePooling1D", of_rank<GlobalAveragePooling, T>(1));
+            r.add("GlobalAveragePooling2D", of_rank<GlobalAveragePooling, T>(2));
+            r.add("GlobalAveragePooling3D", of_rank<GlobalAveragePooling, T>(3));
+            // tf.keras's module aliases, which its deserializer resolves too.
+            r.add("MaxPool1D", of_rank<MaxPooling, T>(1));
+            r.add("MaxPool2D", of_rank<MaxPooling, T>(2));
+            r.add("MaxPool3D", of_rank<MaxPooling, T>(3));
+            r.add("AvgPool1D", of_rank<AveragePooling, T>(1));
+            r.add("AvgPool2D", of_rank<AveragePooling, T>(2));
+            r.add("AvgPool3D", of_rank<AveragePooling, T>(3));
+            r.add("GlobalMaxPool1D", of_rank<GlobalMaxPooling, T>(1));
+            r.add("GlobalMaxPool2D", of_rank<GlobalMaxPooling, T>(2));
+            r.add("GlobalMaxPool3D", of_rank<GlobalMaxPooling, T>(3));
+            r.add("GlobalAvgPool1D", of_rank<GlobalAveragePooling, T>(1));
+            r.add("GlobalAvgPool2D", of_rank<GlobalAveragePooling, T>(2));
+            r.add("GlobalAvgPool3D", of_rank<GlobalAveragePooling, T>(3));
             return r;
         }
     }

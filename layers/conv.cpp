@@ -13,13 +13,7 @@ namespace xk
         : ConvBase<T>(config, "Conv" + std::to_string(rank) + "D", rank, rank == 1, default_format(rank),
                       {"filters", "groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint"})
     {
-        XK_CHECK(config.contains("filters") && config["filters"].is_number_integer(), value_error, this->where(),
-                 ": invalid value for argument `filters`. Expected a strictly positive integer. Received filters=",
-                 config.value("filters", json(nullptr)).dump(), ".");
-        m_filters = config["filters"].get<long>();
-        XK_CHECK(m_filters > 0, value_error, this->where(),
-                 ": invalid value for argument `filters`. Expected a strictly positive value. Received filters=",
-                 m_filters, ".");
+        m_filters = this->read_filters(config);
         m_groups = config_value<long>(config, "groups", 1);
         XK_CHECK(m_groups > 0, value_error, this->where(),
                  ": the number of groups must be a positive integer. Received: groups=", m_groups, ".");
@@ -34,29 +28,18 @@ namespace xk
     template <class T>
     PartialShape Conv<T>::compute_output_shape(const PartialShape& input_shape) const
     {
-        conv::check_input_shape(this->where(), input_shape, this->m_args, std::nullopt);
-        const auto& a = this->m_args;
-        std::vector<long> spatial = this->spatial_of(input_shape);
-        for (std::size_t i = 0; i < a.rank; ++i)
-            spatial[i] =
-                conv::conv_output_length(spatial[i], a.kernel_size[i], a.padding, a.strides[i], a.dilation_rate[i]);
-        return conv::assemble_shape(input_shape[0], spatial, m_filters, a);
+        return conv::assemble_shape(input_shape[0], this->windowed_spatial(input_shape), m_filters, this->m_args);
     }
 
     template <class T>
     void Conv<T>::build_weights(const PartialShape& input_shape)
     {
         const auto& a = this->m_args;
-        conv::check_input_shape(this->where(), input_shape, a, std::nullopt);
-        long channels = input_shape[a.channel_axis()];
-        XK_CHECK(channels > 0, value_error, this->where(),
-                 ": the channel dimension of the inputs should be defined. Found None in shape ",
-                 shape_str(input_shape), ".");
+        const long channels = this->channels_to_build(input_shape);
         XK_CHECK(channels % m_groups == 0, value_error, this->where(),
                  ": the number of input channels must be evenly divisible by the number of groups. Received groups=",
                  m_groups, ", but the input has ", channels, " channels (full input shape is ",
                  shape_str(input_shape), ").");
-        conv::check_output_shape(this->where(), input_shape, compute_output_shape(input_shape));
         Shape kernel_shape(a.kernel_size.begin(), a.kernel_size.end());
         kernel_shape.push_back(std::size_t(channels / m_groups));
         kernel_shape.push_back(std::size_t(m_filters));
@@ -79,18 +62,10 @@ namespace xk
     }
 
     template <class T>
-    kernels::ConvGeometry Conv<T>::geometry_for(const Shape& x_last, const Shape& y_last) const
-    {
-        const std::size_t r = this->m_args.rank;
-        std::vector<long> in(x_last.begin() + 1, x_last.begin() + 1 + r), out(y_last.begin() + 1, y_last.begin() + 1 + r);
-        return conv::geometry(this->m_args, x_last[0], in, out, x_last.back(), y_last.back(), std::size_t(m_groups));
-    }
-
-    template <class T>
     Tensor<T> Conv<T>::forward_channels_last(const Tensor& x, const Shape& y_shape) const
     {
         Tensor y = Tensor::from_shape(y_shape);
-        kernels::conv_forward(geometry_for(shape_of(x), y_shape), x.data(), m_kernel->variable.value().data(),
+        kernels::conv_forward(this->geometry_between(shape_of(x), y_shape, y_shape.back(), std::size_t(m_groups)), x.data(), m_kernel->variable.value().data(),
                               y.data());
         return y;
     }
@@ -98,7 +73,7 @@ namespace xk
     template <class T>
     void Conv<T>::backward_channels_last(const Tensor& x, const Tensor& dy, Tensor* dx)
     {
-        auto g = geometry_for(shape_of(x), shape_of(dy));
+        auto g = this->geometry_between(shape_of(x), shape_of(dy), dy.shape().back(), std::size_t(m_groups));
         if (Tensor* dk = this->grad_of(*m_kernel))
             kernels::conv_backward_kernel(g, x.data(), dy.data(), dk->data());
         if (dx)

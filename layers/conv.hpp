@@ -28,8 +28,6 @@ namespace xk
         void backward_channels_last(const Tensor& x, const Tensor& dy, Tensor* dx) override;
 
     private:
-        kernels::ConvGeometry geometry_for(const Shape& x_last, const Shape& y_last) const;
-
         long m_filters = 0;
         long m_groups = 1;
         InitializerPtr m_kernel_initializer;

@@ -61,6 +61,48 @@ namespace xk
     }
 
     template <class T>
+    long ConvBase<T>::read_filters(const json& config) const
+    {
+        const json filters = config.value("filters", json(nullptr));
+        XK_CHECK(filters.is_number_integer() && filters.get<long>() > 0, value_error, this->where(),
+                 ": invalid value for argument `filters`. Expected a strictly positive value. Received filters=",
+                 filters.dump(), ".");
+        return filters.get<long>();
+    }
+
+    template <class T>
+    std::vector<long> ConvBase<T>::windowed_spatial(const PartialShape& input_shape) const
+    {
+        conv::check_input_shape(this->where(), input_shape, m_args, std::nullopt);
+        std::vector<long> spatial = spatial_of(input_shape);
+        for (std::size_t i = 0; i < m_args.rank; ++i)
+            spatial[i] = conv::conv_output_length(spatial[i], m_args.kernel_size[i], m_args.padding, m_args.strides[i],
+                                                  m_args.dilation_rate[i]);
+        return spatial;
+    }
+
+    template <class T>
+    long ConvBase<T>::channels_to_build(const PartialShape& input_shape) const
+    {
+        conv::check_input_shape(this->where(), input_shape, m_args, std::nullopt);
+        const long channels = input_shape[m_args.channel_axis()];
+        XK_CHECK(channels > 0, value_error, this->where(),
+                 ": the channel dimension of the inputs should be defined. Found None in shape ",
+                 shape_str(input_shape), ".");
+        conv::check_output_shape(this->where(), input_shape, this->compute_output_shape(input_shape));
+        return channels;
+    }
+
+    template <class T>
+    kernels::ConvGeometry ConvBase<T>::geometry_between(const Shape& from, const Shape& to, std::size_t out_channels,
+                                                        std::size_t groups) const
+    {
+        const std::size_t r = m_args.rank;
+        const std::vector<long> in(from.begin() + 1, from.begin() + 1 + r), out(to.begin() + 1, to.begin() + 1 + r);
+        return conv::geometry(m_args, from[0], in, out, from.back(), out_channels, groups);
+    }
+
+    template <class T>
     std::vector<long> ConvBase<T>::spatial_of(const PartialShape& shape) const
     {
         std::vector<long> out;

@@ -37,6 +37,18 @@ namespace xk
         Tensor forward(const Tensor& x, LayerCache<T>& cache) const override;
         void backward(const Tensor& x, const Tensor& dz, const LayerCache<T>& cache, Tensor* dx) override;
 
+        /// Reads the required `filters` argument (a strictly positive integer).
+        long read_filters(const json& config) const;
+        /// Output extents of a strided, padded, dilated window over each spatial axis of `input_shape`.
+        std::vector<long> windowed_spatial(const PartialShape& input_shape) const;
+        /// Checks the input shape at build time and returns its (defined) channel count.
+        long channels_to_build(const PartialShape& input_shape) const;
+
+        /// The kernel geometry of a convolution from channels_last `from` (its channels are the input
+        /// channels) to channels_last `to` (spatial extents only), with `out_channels` and `groups`.
+        kernels::ConvGeometry geometry_between(const Shape& from, const Shape& to, std::size_t out_channels,
+                                               std::size_t groups) const;
+
         /// Spatial extents of a batch-first shape in the layer's data format.
         std::vector<long> spatial_of(const PartialShape& shape) const;
         std::vector<long> spatial_of(const Shape& shape) const;

@@ -8,12 +8,7 @@ namespace xk
                       {"filters", "output_padding", "groups", "kernel_initializer", "kernel_regularizer",
                        "kernel_constraint"})
     {
-        XK_CHECK(config.contains("filters") && config["filters"].is_number_integer() &&
-                     config["filters"].get<long>() > 0,
-                 value_error, this->where(),
-                 ": invalid value for argument `filters`. Expected a strictly positive value. Received filters=",
-                 config.value("filters", json(nullptr)).dump(), ".");
-        m_filters = config["filters"].get<long>();
+        m_filters = this->read_filters(config);
         // tf.keras 2.x transposed convolutions have no groups; older configs may still say groups=1.
         XK_CHECK(config_value<long>(config, "groups", 1) == 1, value_error, this->where(),
                  ": transposed convolutions do not support groups. Received groups=", config["groups"].dump(), ".");
@@ -65,12 +60,7 @@ namespace xk
     void ConvTranspose<T>::build_weights(const PartialShape& input_shape)
     {
         const auto& a = this->m_args;
-        conv::check_input_shape(this->where(), input_shape, a, std::nullopt);
-        long channels = input_shape[a.channel_axis()];
-        XK_CHECK(channels > 0, value_error, this->where(),
-                 ": the channel dimension of the inputs should be defined. Found None in shape ",
-                 shape_str(input_shape), ".");
-        conv::check_output_shape(this->where(), input_shape, compute_output_shape(input_shape));
+        const long channels = this->channels_to_build(input_shape);
         Shape kernel_shape(a.kernel_size.begin(), a.kernel_size.end());
         kernel_shape.push_back(std::size_t(m_filters));
         kernel_shape.push_back(std::size_t(channels));
@@ -95,9 +85,7 @@ namespace xk
     template <class T>
     kernels::ConvGeometry ConvTranspose<T>::adjoint_geometry(const Shape& x_last, const Shape& y_last) const
     {
-        const std::size_t r = this->m_args.rank;
-        std::vector<long> in(y_last.begin() + 1, y_last.begin() + 1 + r), out(x_last.begin() + 1, x_last.begin() + 1 + r);
-        return conv::geometry(this->m_args, x_last[0], in, out, y_last.back(), x_last.back(), 1);
+        return this->geometry_between(y_last, x_last, x_last.back(), 1);
     }
 
     template <class T>

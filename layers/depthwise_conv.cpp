@@ -24,26 +24,17 @@ namespace xk
     template <class T>
     PartialShape DepthwiseConv<T>::compute_output_shape(const PartialShape& input_shape) const
     {
-        conv::check_input_shape(this->where(), input_shape, this->m_args, std::nullopt);
-        const auto& a = this->m_args;
-        std::vector<long> spatial = this->spatial_of(input_shape);
-        for (std::size_t i = 0; i < a.rank; ++i)
-            spatial[i] =
-                conv::conv_output_length(spatial[i], a.kernel_size[i], a.padding, a.strides[i], a.dilation_rate[i]);
-        long channels = input_shape[a.channel_axis()];
-        return conv::assemble_shape(input_shape[0], spatial, channels < 0 ? -1 : channels * m_depth_multiplier, a);
+        const std::vector<long> spatial = this->windowed_spatial(input_shape);
+        const long channels = input_shape[this->m_args.channel_axis()];
+        return conv::assemble_shape(input_shape[0], spatial, channels < 0 ? -1 : channels * m_depth_multiplier,
+                                    this->m_args);
     }
 
     template <class T>
     void DepthwiseConv<T>::build_weights(const PartialShape& input_shape)
     {
         const auto& a = this->m_args;
-        conv::check_input_shape(this->where(), input_shape, a, std::nullopt);
-        long channels = input_shape[a.channel_axis()];
-        XK_CHECK(channels > 0, value_error, this->where(),
-                 ": the channel dimension of the inputs should be defined. Found None in shape ",
-                 shape_str(input_shape), ".");
-        conv::check_output_shape(this->where(), input_shape, compute_output_shape(input_shape));
+        const long channels = this->channels_to_build(input_shape);
         Shape kernel_shape(a.kernel_size.begin(), a.kernel_size.end());
         kernel_shape.push_back(std::size_t(channels));
         kernel_shape.push_back(std::size_t(m_depth_multiplier));
@@ -64,22 +55,11 @@ namespace xk
         return config;
     }
 
-    namespace
-    {
-        template <class T>
-        kernels::ConvGeometry depthwise_geometry(const conv::SpatialArgs& a, const Shape& x_last, const Shape& y_last)
-        {
-            std::vector<long> in(x_last.begin() + 1, x_last.begin() + 1 + a.rank),
-                out(y_last.begin() + 1, y_last.begin() + 1 + a.rank);
-            return conv::geometry(a, x_last[0], in, out, x_last.back(), y_last.back(), x_last.back());
-        }
-    }
-
     template <class T>
     Tensor<T> DepthwiseConv<T>::forward_channels_last(const Tensor& x, const Shape& y_shape) const
     {
         Tensor y = Tensor::from_shape(y_shape);
-        kernels::depthwise_forward(depthwise_geometry<T>(this->m_args, shape_of(x), y_shape), x.data(),
+        kernels::depthwise_forward(this->geometry_between(shape_of(x), y_shape, y_shape.back(), x.shape().back()), x.data(),
                                    m_kernel->variable.value().data(), y.data());
         return y;
     }
@@ -87,7 +67,7 @@ namespace xk
     template <class T>
     void DepthwiseConv<T>::backward_channels_last(const Tensor& x, const Tensor& dy, Tensor* dx)
     {
-        auto g = depthwise_geometry<T>(this->m_args, shape_of(x), shape_of(dy));
+        auto g = this->geometry_between(shape_of(x), shape_of(dy), dy.shape().back(), x.shape().back());
         if (Tensor* dk = this->grad_of(*m_kernel))
             kernels::depthwise_backward_kernel(g, x.data(), dy.data(), dk->data());
         if (dx)

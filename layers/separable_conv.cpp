@@ -10,12 +10,7 @@ namespace xk
                        "depthwise_constraint", "pointwise_initializer", "pointwise_regularizer",
                        "pointwise_constraint"})
     {
-        XK_CHECK(config.contains("filters") && config["filters"].is_number_integer() &&
-                     config["filters"].get<long>() > 0,
-                 value_error, this->where(),
-                 ": invalid value for argument `filters`. Expected a strictly positive value. Received filters=",
-                 config.value("filters", json(nullptr)).dump(), ".");
-        m_filters = config["filters"].get<long>();
+        m_filters = this->read_filters(config);
         m_depth_multiplier = config_value<long>(config, "depth_multiplier", 1);
         XK_CHECK(m_depth_multiplier > 0, value_error, this->where(),
                  ": invalid value for argument `depth_multiplier`. Expected a strictly positive value. Received "
@@ -32,25 +27,14 @@ namespace xk
     template <class T>
     PartialShape SeparableConv<T>::compute_output_shape(const PartialShape& input_shape) const
     {
-        conv::check_input_shape(this->where(), input_shape, this->m_args, std::nullopt);
-        const auto& a = this->m_args;
-        std::vector<long> spatial = this->spatial_of(input_shape);
-        for (std::size_t i = 0; i < a.rank; ++i)
-            spatial[i] =
-                conv::conv_output_length(spatial[i], a.kernel_size[i], a.padding, a.strides[i], a.dilation_rate[i]);
-        return conv::assemble_shape(input_shape[0], spatial, m_filters, a);
+        return conv::assemble_shape(input_shape[0], this->windowed_spatial(input_shape), m_filters, this->m_args);
     }
 
     template <class T>
     void SeparableConv<T>::build_weights(const PartialShape& input_shape)
     {
         const auto& a = this->m_args;
-        conv::check_input_shape(this->where(), input_shape, a, std::nullopt);
-        long channels = input_shape[a.channel_axis()];
-        XK_CHECK(channels > 0, value_error, this->where(),
-                 ": the channel dimension of the inputs should be defined. Found None in shape ",
-                 shape_str(input_shape), ".");
-        conv::check_output_shape(this->where(), input_shape, compute_output_shape(input_shape));
+        const long channels = this->channels_to_build(input_shape);
         Shape depthwise_shape(a.kernel_size.begin(), a.kernel_size.end());
         depthwise_shape.push_back(std::size_t(channels));
         depthwise_shape.push_back(std::size_t(m_depth_multiplier));
@@ -83,11 +67,8 @@ namespace xk
     template <class T>
     kernels::ConvGeometry SeparableConv<T>::depthwise_geometry(const Shape& x_last, const Shape& y_last) const
     {
-        const auto& a = this->m_args;
-        std::vector<long> in(x_last.begin() + 1, x_last.begin() + 1 + a.rank),
-            out(y_last.begin() + 1, y_last.begin() + 1 + a.rank);
         const std::size_t channels = x_last.back();
-        return conv::geometry(a, x_last[0], in, out, channels, channels * std::size_t(m_depth_multiplier), channels);
+        return this->geometry_between(x_last, y_last, channels * std::size_t(m_depth_multiplier), channels);
     }
 
     template <class T>

@@ -14,6 +14,7 @@
 #include <limits>
 #include <mutex>
 #include <new>
+#include <set>
 
 namespace xk::h5
 {
@@ -344,7 +345,8 @@ namespace xk::h5
 
         bool register_raw_heap_id_conversion()
         {
-            static const bool registered = [] {
+            static const bool registered = []
+            {
                 // A soft conversion is matched by type class: variable-length string -> opaque.
                 Handle source(H5Tcopy(H5T_C_S1), H5Tclose);
                 Handle destination(H5Tcreate(H5T_OPAQUE, 16), H5Tclose);
@@ -355,33 +357,35 @@ namespace xk::h5
             }();
             return registered;
         }
-    }
+    } // namespace
 
     struct File::Impl
     {
-        std::string path;
-        Handle file;
-        bool writable = false;
+        std::string m_path;
+        Handle m_file;
+        bool m_writable = false;
 
         // Files opened for reading: what read_heap_object needs to follow global heap IDs itself.
-        mutable std::ifstream raw;
-        std::uint64_t file_size = 0;
-        std::uint64_t base_address = 0;
-        std::size_t sizeof_addr = 8;
-        std::size_t sizeof_size = 8;
+        mutable std::ifstream m_raw;
+        std::uint64_t m_file_size = 0;
+        std::uint64_t m_base_address = 0;
+        std::size_t m_sizeof_addr = 8;
+        std::size_t m_sizeof_size = 8;
+        // Object headers whose attribute messages passed check_attribute_messages.
+        mutable std::set<haddr_t> m_checked_headers;
 
-        [[noreturn]] void fail(const std::string& what) const { throw io_error("'" + path + "': " + what); }
+        [[noreturn]] void fail(const std::string& what) const { throw io_error("'" + m_path + "': " + what); }
 
         void require_open() const
         {
-            if (!file.valid())
+            if (!m_file.valid())
                 fail("the file is closed");
         }
 
         void require_writable() const
         {
             require_open();
-            if (!writable)
+            if (!m_writable)
                 fail("the file is open for reading only");
         }
 
@@ -392,12 +396,12 @@ namespace xk::h5
                 return Kind::group;
             // H5Lexists fails (rather than answering false) when a parent is missing, so walk down.
             for (const auto& prefix : prefixes(absolute))
-                if (H5Lexists(file.get(), prefix.c_str(), H5P_DEFAULT) <= 0)
+                if (H5Lexists(m_file.get(), prefix.c_str(), H5P_DEFAULT) <= 0)
                 {
                     H5Eclear2(H5E_DEFAULT);
                     return Kind::missing;
                 }
-            Handle object(H5Oopen(file.get(), absolute.c_str(), H5P_DEFAULT), H5Oclose);
+            Handle object(H5Oopen(m_file.get(), absolute.c_str(), H5P_DEFAULT), H5Oclose);
             if (!object.valid())
             {
                 H5Eclear2(H5E_DEFAULT);
@@ -421,7 +425,7 @@ namespace xk::h5
                 fail("dataset '" + absolute + "' not found");
             if (kind != Kind::dataset)
                 fail("expected a dataset at '" + absolute + "', found " + kind_name(kind));
-            Handle dataset(H5Dopen2(file.get(), absolute.c_str(), H5P_DEFAULT), H5Dclose);
+            Handle dataset(H5Dopen2(m_file.get(), absolute.c_str(), H5P_DEFAULT), H5Dclose);
             if (!dataset.valid())
                 fail("cannot open dataset '" + absolute + "'" + hdf5_detail());
             return dataset;
@@ -434,7 +438,7 @@ namespace xk::h5
                 fail("group '" + absolute + "' not found");
             if (kind != Kind::group)
                 fail("expected a group at '" + absolute + "', found " + kind_name(kind));
-            Handle group(H5Gopen2(file.get(), absolute.c_str(), H5P_DEFAULT), H5Gclose);
+            Handle group(H5Gopen2(m_file.get(), absolute.c_str(), H5P_DEFAULT), H5Gclose);
             if (!group.valid())
                 fail("cannot open group '" + absolute + "'" + hdf5_detail());
             return group;
@@ -445,10 +449,132 @@ namespace xk::h5
         {
             if (kind_of(absolute) == Kind::missing)
                 fail("object '" + absolute + "' not found");
-            Handle object(H5Oopen(file.get(), absolute.c_str(), H5P_DEFAULT), H5Oclose);
+            Handle object(H5Oopen(m_file.get(), absolute.c_str(), H5P_DEFAULT), H5Oclose);
             if (!object.valid())
                 fail("cannot open object '" + absolute + "'" + hdf5_detail());
+            if (!m_writable)
+                check_attribute_messages(object.get(), absolute);
             return object;
+        }
+
+        /// HDF5 1.10 decodes an attribute message without checking its parts against the message size, and in
+        /// version 1 object headers (h5py's default, so every Keras file) nothing else guards them; version 2
+        /// headers carry checksums. So before HDF5 touches the attributes of an object in a file it did not
+        /// write, this walks the header's messages and checks each attribute's name, type, space and data sizes.
+        void check_attribute_messages(hid_t object, const std::string& absolute) const
+        {
+            H5O_info_t info;
+            if (H5Oget_info2(object, &info, H5O_INFO_BASIC) < 0)
+                fail("cannot inspect object '" + absolute + "'" + hdf5_detail());
+            if (m_checked_headers.count(info.addr))
+                return;
+            auto corrupt = [&](const std::string& why)
+            {
+                fail("damaged object header of '" + absolute + "' (" + why + ")");
+            };
+            unsigned char prefix[16];
+            if (info.addr >= m_file_size || !read_raw(m_base_address + info.addr, sizeof prefix, prefix))
+                corrupt("it lies outside the file");
+            if (std::memcmp(prefix, "OHDR", 4) == 0 || prefix[0] != 1)
+                return; // version 2 (checksummed) or unknown (HDF5 rejects it)
+            // Version 1: a 16-byte prefix, then messages of 8-byte header + body; continuation messages
+            // (type 0x10) point to further blocks of messages.
+            std::vector<std::pair<std::uint64_t, std::uint64_t>> blocks = {
+                {info.addr + 16, little_endian(prefix + 8, 4)}};
+            std::uint64_t total = 0;
+            for (std::size_t b = 0; b < blocks.size(); ++b)
+            {
+                auto [address, length] = blocks[b];
+                total += length;
+                if (blocks.size() > 10000 || total > m_file_size || address > m_file_size)
+                    corrupt("its message blocks exceed the file");
+                std::vector<unsigned char> block(static_cast<std::size_t>(length));
+                if (!read_raw(m_base_address + address, block.size(), block.data()))
+                    corrupt("a message block lies outside the file");
+                for (std::size_t at = 0; at + 8 <= block.size();)
+                {
+                    std::uint64_t type = little_endian(&block[at], 2);
+                    std::size_t size = static_cast<std::size_t>(little_endian(&block[at + 2], 2));
+                    if (size > block.size() - at - 8)
+                        corrupt("a message overruns its block");
+                    const unsigned char* body = &block[at + 8];
+                    if (type == 0x0c)
+                        check_attribute_message(body, size, corrupt);
+                    else if (type == 0x10)
+                    {
+                        if (size < m_sizeof_addr + m_sizeof_size)
+                            corrupt("a short continuation message");
+                        blocks.emplace_back(little_endian(body, m_sizeof_addr),
+                                            little_endian(body + m_sizeof_addr, m_sizeof_size));
+                    }
+                    at += 8 + size;
+                }
+            }
+            m_checked_headers.insert(info.addr);
+        }
+
+        /// The sizes inside one attribute message (versions 1-3 of the file format's attribute message).
+        template <class Corrupt>
+        void check_attribute_message(const unsigned char* body, std::size_t size, Corrupt&& corrupt) const
+        {
+            if (size < 8)
+                corrupt("a short attribute message");
+            unsigned version = body[0];
+            if (version < 1 || version > 3)
+                return; // HDF5 rejects unknown versions itself
+            unsigned flags = version >= 2 ? body[1] : 0;
+            // Version 1 pads the name, type and space to multiples of 8 bytes.
+            auto part = [&](std::size_t n)
+            {
+                return version == 1 ? (n + 7) / 8 * 8 : n;
+            };
+            std::size_t name_size = static_cast<std::size_t>(little_endian(body + 2, 2));
+            std::size_t type_size = static_cast<std::size_t>(little_endian(body + 4, 2));
+            std::size_t space_size = static_cast<std::size_t>(little_endian(body + 6, 2));
+            std::size_t type_at = (version == 3 ? 9 : 8) + part(name_size);
+            std::size_t space_at = type_at + part(type_size);
+            std::size_t data_at = space_at + part(space_size);
+            if (data_at > size)
+                corrupt("an attribute's name, type and space exceed its message");
+            if (flags & 3)
+                return; // shared type or space: described elsewhere
+            if (type_size < 8 || space_size < 4)
+                corrupt("an attribute with a truncated type or space");
+            const unsigned char* type = body + type_at;
+            unsigned type_class = type[0] & 0x0f;
+            std::uint64_t element_size = little_endian(type + 4, 4);
+            if (type_class == 9)
+                element_size = 4 + m_sizeof_addr + 4; // variable length: stored as length + global heap ID
+            else if (type_class == 6 || type_class == 10)
+                return; // compound or array: may hold variable-length members of another stored size
+            const unsigned char* space = body + space_at;
+            unsigned space_version = space[0];
+            std::size_t rank = space[1];
+            std::size_t dims_at = space_version == 1 ? 8 : 4;
+            if (space_version < 1 || space_version > 2)
+                return;
+            if (dims_at + rank * m_sizeof_size > space_size)
+                corrupt("an attribute's dimensions exceed its dataspace");
+            std::uint64_t count = (space_version == 2 && space[3] == 2) ? 0 : 1; // type 2: null dataspace
+            for (std::size_t d = 0; d < rank && count != 0; ++d)
+            {
+                std::uint64_t extent = little_endian(space + dims_at + d * m_sizeof_size, m_sizeof_size);
+                if (extent != 0 && count > size / extent)
+                    corrupt("an attribute's data exceeds its message");
+                count *= extent;
+            }
+            if (element_size != 0 && count > (size - data_at) / element_size)
+                corrupt("an attribute's data exceeds its message");
+        }
+
+        /// HDF5 cannot create empty names or names with '/'; in a damaged file they would make paths that lead
+        /// back to the group itself.
+        std::vector<std::string> checked_link_names(std::vector<std::string> names, const std::string& absolute) const
+        {
+            for (const auto& name : names)
+                if (name.empty() || name.find('/') != std::string::npos)
+                    fail("damaged group '" + absolute + "': invalid link name '" + name + "'");
+            return names;
         }
 
         /// Fails unless every proper prefix of `absolute` is a group or missing (h5py's "not a group" case).
@@ -461,8 +587,7 @@ namespace xk::h5
                 if (kind == Kind::missing)
                     return;
                 if (kind != Kind::group)
-                    fail("cannot create '" + absolute + "': '" + all[i] + "' is " + kind_name(kind) +
-                         ", not a group");
+                    fail("cannot create '" + absolute + "': '" + all[i] + "' is " + kind_name(kind) + ", not a group");
             }
         }
 
@@ -484,12 +609,12 @@ namespace xk::h5
 
         bool read_raw(std::uint64_t offset, std::size_t size, unsigned char* out) const
         {
-            if (offset > file_size || size > file_size - offset)
+            if (offset > m_file_size || size > m_file_size - offset)
                 return false;
-            raw.clear();
-            raw.seekg(static_cast<std::streamoff>(offset));
-            raw.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(size));
-            return raw && static_cast<std::size_t>(raw.gcount()) == size;
+            m_raw.clear();
+            m_raw.seekg(static_cast<std::streamoff>(offset));
+            m_raw.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(size));
+            return m_raw && static_cast<std::size_t>(m_raw.gcount()) == size;
         }
 
         /// The first `length` bytes of object `index` in the global heap collection at `address`, every size
@@ -497,23 +622,23 @@ namespace xk::h5
         std::string read_heap_object(std::uint64_t address, std::uint64_t index, std::uint64_t length,
                                      const std::string& where) const
         {
-            auto corrupt = [&](const std::string& why) {
+            auto corrupt = [&](const std::string& why)
+            {
                 fail("cannot read " + where + ": damaged global heap (" + why + ")");
             };
-            const std::size_t header_size = 8 + sizeof_size; // "GCOL", version, reserved, collection size
-            const std::size_t object_header_size = 8 + sizeof_size; // index, references, reserved, size
+            const std::size_t header_size = 8 + m_sizeof_size;        // "GCOL", version, reserved, collection size
+            const std::size_t object_header_size = 8 + m_sizeof_size; // index, references, reserved, size
             std::string at_address = "collection at address " + std::to_string(address);
             if (index == 0)
                 corrupt("object index 0 in a string reference");
-            if (address >= file_size || base_address > file_size - address)
-                corrupt(at_address + " lies outside the file of " + std::to_string(file_size) + " bytes");
-            std::uint64_t offset = base_address + address;
+            if (address >= m_file_size || m_base_address > m_file_size - address)
+                corrupt(at_address + " lies outside the file of " + std::to_string(m_file_size) + " bytes");
+            std::uint64_t offset = m_base_address + address;
             std::vector<unsigned char> head(header_size);
-            if (!read_raw(offset, header_size, head.data()) || std::memcmp(head.data(), "GCOL", 4) != 0 ||
-                head[4] != 1)
+            if (!read_raw(offset, header_size, head.data()) || std::memcmp(head.data(), "GCOL", 4) != 0 || head[4] != 1)
                 corrupt("no " + at_address);
-            std::uint64_t collection_size = little_endian(head.data() + 8, sizeof_size);
-            if (collection_size < header_size || collection_size > file_size - offset)
+            std::uint64_t collection_size = little_endian(head.data() + 8, m_sizeof_size);
+            if (collection_size < header_size || collection_size > m_file_size - offset)
                 corrupt(at_address + " claims " + std::to_string(collection_size) + " bytes");
             std::vector<unsigned char> collection(static_cast<std::size_t>(collection_size));
             if (!read_raw(offset, collection.size(), collection.data()))
@@ -522,7 +647,7 @@ namespace xk::h5
             while (at + object_header_size <= collection_size)
             {
                 std::uint64_t object_index = little_endian(collection.data() + at, 2);
-                std::uint64_t object_size = little_endian(collection.data() + at + 8, sizeof_size);
+                std::uint64_t object_size = little_endian(collection.data() + at + 8, m_sizeof_size);
                 std::uint64_t data_start = at + object_header_size;
                 if (object_index == 0)
                 {
@@ -552,8 +677,8 @@ namespace xk::h5
         std::vector<std::string> read_variable_strings_checked(hid_t attribute, std::size_t count,
                                                                const std::string& where) const
         {
-            const std::size_t id_size = 4 + sizeof_addr + 4;
-            if (count > file_size / id_size)
+            const std::size_t id_size = 4 + m_sizeof_addr + 4;
+            if (count > m_file_size / id_size)
                 fail("cannot read " + where + ": " + std::to_string(count) + " items cannot fit in the file");
             Handle raw_type(H5Tcreate(H5T_OPAQUE, id_size), H5Tclose);
             if (!register_raw_heap_id_conversion() || !raw_type.valid() ||
@@ -568,8 +693,8 @@ namespace xk::h5
             {
                 const unsigned char* id = ids.data() + i * id_size;
                 std::uint64_t length = little_endian(id, 4);
-                std::uint64_t address = little_endian(id + 4, sizeof_addr);
-                std::uint64_t index = little_endian(id + 4 + sizeof_addr, 4);
+                std::uint64_t address = little_endian(id + 4, m_sizeof_addr);
+                std::uint64_t index = little_endian(id + 4 + m_sizeof_addr, 4);
                 out.push_back(length == 0 ? std::string() : read_heap_object(address, index, length, where));
             }
             return out;
@@ -587,6 +712,10 @@ namespace xk::h5
             std::size_t count = 0;
             if (item_size == 0 || !element_count(space, item_size, count))
                 fail("cannot read " + where + ": its size is invalid");
+            // Attribute data is stored in the file itself, so a damaged size cannot ask for more than that.
+            if (!m_writable && variable == 0 && count > m_file_size / item_size)
+                fail("cannot read " + where + ": " + std::to_string(count) + " items of " + std::to_string(item_size) +
+                     " bytes cannot fit in the file");
             std::vector<std::string> out;
             if (count == 0)
                 return out;
@@ -594,7 +723,7 @@ namespace xk::h5
             {
                 out.reserve(count);
                 // What this module wrote itself is trusted (and may still sit unflushed in HDF5's cache).
-                if (variable > 0 && !writable)
+                if (variable > 0 && !m_writable)
                     return read_variable_strings_checked(attribute, count, where);
                 if (variable > 0)
                 {
@@ -668,13 +797,37 @@ namespace xk::h5
                  describe(type.get(), space.get()));
         }
 
+        /// HDF5 1.10 copies compact data without comparing its size with the dataspace, and a damaged layout
+        /// message can turn a dataset compact; contiguous data must lie inside the file.
+        void check_storage(hid_t dataset, std::size_t needed, const std::string& absolute) const
+        {
+            Handle dcpl(H5Dget_create_plist(dataset), H5Pclose);
+            H5D_layout_t layout = dcpl.valid() ? H5Pget_layout(dcpl.get()) : H5D_LAYOUT_ERROR;
+            if (layout == H5D_LAYOUT_ERROR)
+                fail("cannot inspect the storage of dataset '" + absolute + "'" + hdf5_detail());
+            if (layout == H5D_COMPACT && H5Dget_storage_size(dataset) != needed)
+                fail("damaged dataset '" + absolute + "': its compact storage holds " +
+                     std::to_string(H5Dget_storage_size(dataset)) + " bytes, its shape and type need " +
+                     std::to_string(needed));
+            if (layout == H5D_CONTIGUOUS && !m_writable)
+            {
+                // Unlike the addresses stored in the file, this one already counts from the start of the file.
+                haddr_t address = H5Dget_offset(dataset);
+                H5Eclear2(H5E_DEFAULT); // no address yet is not an error: HDF5 then reads the fill value
+                if (address != HADDR_UNDEF && (address > m_file_size || needed > m_file_size - address))
+                    fail("damaged dataset '" + absolute + "': its " + std::to_string(needed) + " bytes at address " +
+                         std::to_string(address) + " lie outside the file of " + std::to_string(m_file_size) +
+                         " bytes");
+            }
+        }
+
         void delete_attribute(hid_t object, const std::string& name, const std::string& absolute) const
         {
             if (H5Adelete(object, name.c_str()) < 0)
                 fail("cannot replace attribute '" + name + "' on '" + absolute + "'" + hdf5_detail());
         }
 
-        /// A scalar (count == 0 means scalar) or 1-D fixed-length NULLPAD ASCII attribute, as numpy 'S' arrays.
+        /// A scalar (items[0]) or 1-D fixed-length NULLPAD ASCII attribute, like numpy 'S' values in h5py.
         void write_fixed_strings(hid_t object, const std::string& name, const std::string* items, std::size_t count,
                                  bool scalar, std::size_t item_size, const std::string& absolute) const
         {
@@ -733,20 +886,23 @@ namespace xk::h5
         if (!file.valid())
             throw io_error("Cannot open '" + path + "': corrupt or truncated HDF5 file" + hdf5_detail());
         auto impl = std::make_unique<Impl>();
-        impl->path = path;
-        impl->file = std::move(file);
-        Handle fcpl(H5Fget_create_plist(impl->file.get()), H5Pclose);
+        impl->m_path = path;
+        impl->m_file = std::move(file);
+        Handle fcpl(H5Fget_create_plist(impl->m_file.get()), H5Pclose);
         hsize_t userblock = 0;
-        if (!fcpl.valid() || H5Pget_sizes(fcpl.get(), &impl->sizeof_addr, &impl->sizeof_size) < 0 ||
+        if (!fcpl.valid() || H5Pget_sizes(fcpl.get(), &impl->m_sizeof_addr, &impl->m_sizeof_size) < 0 ||
             H5Pget_userblock(fcpl.get(), &userblock) < 0)
             throw io_error("Cannot open '" + path + "': corrupt HDF5 file" + hdf5_detail());
-        auto valid_width = [](std::size_t w) { return w == 2 || w == 4 || w == 8; };
-        if (!valid_width(impl->sizeof_addr) || !valid_width(impl->sizeof_size))
+        auto valid_width = [](std::size_t w)
+        {
+            return w == 2 || w == 4 || w == 8;
+        };
+        if (!valid_width(impl->m_sizeof_addr) || !valid_width(impl->m_sizeof_size))
             throw io_error("Cannot open '" + path + "': corrupt HDF5 file (invalid address or length width)");
-        impl->base_address = userblock;
-        impl->raw.open(path, std::ios::binary);
-        impl->file_size = fs::file_size(path, ec);
-        if (!impl->raw || ec)
+        impl->m_base_address = userblock;
+        impl->m_raw.open(path, std::ios::binary);
+        impl->m_file_size = fs::file_size(path, ec);
+        if (!impl->m_raw || ec)
             throw io_error("Cannot open '" + path + "': cannot read it directly");
         return File(std::move(impl));
     }
@@ -762,9 +918,9 @@ namespace xk::h5
         if (!file.valid())
             throw io_error("Cannot create '" + path + "'" + hdf5_detail());
         auto impl = std::make_unique<Impl>();
-        impl->path = path;
-        impl->file = std::move(file);
-        impl->writable = true;
+        impl->m_path = path;
+        impl->m_file = std::move(file);
+        impl->m_writable = true;
         return File(std::move(impl));
     }
 
@@ -779,12 +935,12 @@ namespace xk::h5
     const std::string& File::path() const
     {
         static const std::string none;
-        return m_impl ? m_impl->path : none;
+        return m_impl ? m_impl->m_path : none;
     }
 
     bool File::is_open() const
     {
-        return m_impl && m_impl->file.valid();
+        return m_impl && m_impl->m_file.valid();
     }
 
     void File::close()
@@ -792,7 +948,7 @@ namespace xk::h5
         Lock lock;
         if (!is_open())
             return;
-        if (!m_impl->file.close())
+        if (!m_impl->m_file.close())
             m_impl->fail("cannot finish writing and close the file" + hdf5_detail());
     }
 
@@ -800,7 +956,7 @@ namespace xk::h5
     {
         Lock lock;
         const Impl& impl = open_impl();
-        if (H5Fflush(impl.file.get(), H5F_SCOPE_GLOBAL) < 0)
+        if (H5Fflush(impl.m_file.get(), H5F_SCOPE_GLOBAL) < 0)
             impl.fail("cannot flush" + hdf5_detail());
     }
 
@@ -852,7 +1008,7 @@ namespace xk::h5
                 return -1;
             }
         }
-    }
+    } // namespace
 
     std::vector<std::string> File::children(const std::string& group_path) const
     {
@@ -873,7 +1029,7 @@ namespace xk::h5
         {
             hsize_t index = 0;
             if (H5Literate(group.get(), H5_INDEX_CRT_ORDER, H5_ITER_INC, &index, collect_link, &names) >= 0)
-                return names;
+                return impl.checked_link_names(std::move(names), absolute);
             // Tracked but not indexed in dense storage: fall back to name order.
             H5Eclear2(H5E_DEFAULT);
             names.clear();
@@ -881,7 +1037,7 @@ namespace xk::h5
         hsize_t index = 0;
         if (H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, &index, collect_link, &names) < 0)
             impl.fail("cannot list group '" + absolute + "'" + hdf5_detail());
-        return names;
+        return impl.checked_link_names(std::move(names), absolute);
     }
 
     std::vector<std::string> File::attribute_names(const std::string& object_path) const
@@ -925,11 +1081,13 @@ namespace xk::h5
         H5S_class_t shape_class = H5Sget_simple_extent_type(space.get());
         if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || shape_class == H5S_NULL)
             impl.fail("expected a numeric array in dataset '" + absolute + "', found " +
-                         describe(type.get(), space.get()));
+                      describe(type.get(), space.get()));
         Shape shape;
         std::size_t count = 0;
-        if (!space_dims(space.get(), shape) || !element_count(space.get(), sizeof(T), count))
+        std::size_t stored_size = H5Tget_size(type.get());
+        if (!space_dims(space.get(), shape) || !element_count(space.get(), std::max(sizeof(T), stored_size), count))
             impl.fail("dataset '" + absolute + "' has an invalid shape");
+        impl.check_storage(dataset.get(), count * stored_size, absolute);
         Tensor<T> out;
         try
         {
@@ -939,8 +1097,7 @@ namespace xk::h5
         {
             impl.fail("dataset '" + absolute + "' of shape " + shape_str(shape) + " does not fit in memory");
         }
-        if (count > 0 &&
-            H5Dread(dataset.get(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+        if (count > 0 && H5Dread(dataset.get(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
             impl.fail("cannot read dataset '" + absolute + "'" + hdf5_detail());
         return out;
     }
@@ -964,15 +1121,14 @@ namespace xk::h5
                      H5Sclose);
         if (!space.valid())
             impl.fail("cannot describe the shape " + shape_str(shape_of(t)) + " of dataset '" + absolute + "'" +
-                         hdf5_detail());
+                      hdf5_detail());
         Handle lcpl = impl.intermediate_groups_list();
-        Handle dataset(H5Dcreate2(impl.file.get(), absolute.c_str(), file_type<T>(), space.get(), lcpl.get(),
+        Handle dataset(H5Dcreate2(impl.m_file.get(), absolute.c_str(), file_type<T>(), space.get(), lcpl.get(),
                                   H5P_DEFAULT, H5P_DEFAULT),
                        H5Dclose);
         if (!dataset.valid())
             impl.fail("cannot create dataset '" + absolute + "'" + hdf5_detail());
-        if (t.size() > 0 &&
-            H5Dwrite(dataset.get(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) < 0)
+        if (t.size() > 0 && H5Dwrite(dataset.get(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) < 0)
             impl.fail("cannot write dataset '" + absolute + "'" + hdf5_detail());
     }
 
@@ -996,8 +1152,7 @@ namespace xk::h5
         if (kind != Kind::missing)
             impl.fail("cannot create group '" + absolute + "': " + kind_name(kind) + " already exists there");
         Handle lcpl = impl.intermediate_groups_list();
-        Handle group(H5Gcreate2(impl.file.get(), absolute.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
-                     H5Gclose);
+        Handle group(H5Gcreate2(impl.m_file.get(), absolute.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
         if (!group.valid())
             impl.fail("cannot create group '" + absolute + "'" + hdf5_detail());
     }
@@ -1028,10 +1183,10 @@ namespace xk::h5
             impl.fail("cannot inspect attribute '" + name + "' on '" + absolute + "'" + hdf5_detail());
         if (H5Tget_class(type.get()) != H5T_STRING)
             impl.fail("expected a string attribute '" + name + "' on '" + absolute + "', found " +
-                         describe(type.get(), space.get()));
+                      describe(type.get(), space.get()));
         if (H5Sget_simple_extent_npoints(space.get()) != 1)
             impl.fail("expected a single string in attribute '" + name + "' on '" + absolute + "', found " +
-                         describe(type.get(), space.get()));
+                      describe(type.get(), space.get()));
         return impl.read_strings(attribute.get(), type.get(), space.get(), name, absolute).at(0);
     }
 
@@ -1045,8 +1200,7 @@ namespace xk::h5
         if (impl.attribute_exists(object.get(), name, absolute))
             return impl.read_list_attribute(object.get(), name, absolute);
         if (!impl.attribute_exists(object.get(), chunk_name(name, 0), absolute))
-            impl.fail("attribute '" + name + "' (or its chunks '" + name + "0', ...) not found on '" + absolute +
-                         "'");
+            impl.fail("attribute '" + name + "' (or its chunks '" + name + "0', ...) not found on '" + absolute + "'");
         std::vector<std::string> out;
         for (std::size_t i = 0; impl.attribute_exists(object.get(), chunk_name(name, i), absolute); ++i)
         {
@@ -1056,8 +1210,8 @@ namespace xk::h5
         return out;
     }
 
-    void File::write_string_attribute(const std::string& object_path, const std::string& name,
-                                      const std::string& value, StringStorage storage)
+    void File::write_string_attribute(const std::string& object_path, const std::string& name, const std::string& value,
+                                      StringStorage storage)
     {
         Lock lock;
         const Impl& impl = open_impl();
@@ -1065,22 +1219,21 @@ namespace xk::h5
         std::string absolute = absolute_path(object_path);
         Handle object = impl.open_object(absolute);
         if (storage == StringStorage::fixed_ascii && value.size() > object_header_limit)
-            impl.fail("cannot store attribute '" + name + "' on '" + absolute + "' as a fixed-length string: " +
-                         std::to_string(value.size()) + " bytes exceed the limit of " +
-                         std::to_string(object_header_limit));
+            impl.fail("cannot store attribute '" + name + "' on '" + absolute +
+                      "' as a fixed-length string: " + std::to_string(value.size()) + " bytes exceed the limit of " +
+                      std::to_string(object_header_limit));
         if (impl.attribute_exists(object.get(), name, absolute))
             impl.delete_attribute(object.get(), name, absolute);
         if (storage == StringStorage::fixed_ascii)
         {
             // HDF5 has no zero-size fixed strings; numpy stores b'' as S1 too.
             impl.write_fixed_strings(object.get(), name, &value, 0, true, std::max<std::size_t>(1, value.size()),
-                                        absolute);
+                                     absolute);
             return;
         }
         std::string where = "attribute '" + name + "' on '" + absolute + "'";
         Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-        if (!type.valid() || H5Tset_size(type.get(), H5T_VARIABLE) < 0 ||
-            H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
+        if (!type.valid() || H5Tset_size(type.get(), H5T_VARIABLE) < 0 || H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
             impl.fail("cannot set up writing " + where + hdf5_detail());
         Handle space(H5Screate(H5S_SCALAR), H5Sclose);
         Handle attribute(H5Acreate2(object.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
@@ -1120,8 +1273,8 @@ namespace xk::h5
         {
             if (values[i].size() > object_header_limit)
                 impl.fail("cannot save attribute '" + name + "' on '" + absolute + "': item " + std::to_string(i) +
-                             " is " + std::to_string(values[i].size()) + " bytes long, more than the HDF5 object " +
-                             "header limit of " + std::to_string(object_header_limit));
+                          " is " + std::to_string(values[i].size()) + " bytes long, more than the HDF5 object " +
+                          "header limit of " + std::to_string(object_header_limit));
             item_size = std::max(item_size, values[i].size());
         }
         // A previous value must not survive: readers prefer `name` over the chunks and stop at the first gap.
@@ -1134,9 +1287,9 @@ namespace xk::h5
         {
             hsize_t dims[1] = {0};
             Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
-            Handle attribute(H5Acreate2(object.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
-                                        H5P_DEFAULT),
-                             H5Aclose);
+            Handle attribute(
+                H5Acreate2(object.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                H5Aclose);
             if (!space.valid() || !attribute.valid())
                 impl.fail("cannot write attribute '" + name + "' on '" + absolute + "'" + hdf5_detail());
             return;
@@ -1151,7 +1304,7 @@ namespace xk::h5
         for (std::size_t i = 0; i < chunks.size(); ++i)
         {
             impl.write_fixed_strings(object.get(), chunk_name(name, i), values.data() + begin, chunks[i], false,
-                                        item_size, absolute);
+                                     item_size, absolute);
             begin += chunks[i];
         }
     }
@@ -1171,8 +1324,8 @@ namespace xk::h5
             std::error_code ec;
             std::filesystem::rename(temporary, path, ec);
             if (ec)
-                throw io_error("Cannot write '" + path + "': renaming the finished temporary file failed: " +
-                               ec.message());
+                throw io_error("Cannot write '" + path +
+                               "': renaming the finished temporary file failed: " + ec.message());
         }
         catch (...)
         {
@@ -1181,4 +1334,4 @@ namespace xk::h5
             throw;
         }
     }
-}
+} // namespace xk::h5

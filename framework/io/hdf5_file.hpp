@@ -28,6 +28,9 @@ namespace xk::h5
     /// An open HDF5 file. Object paths are '/'-separated, relative to the root (a leading '/' is optional;
     /// "" and "/" name the root); ':' and other characters are part of names.
     /// All HDF5 calls in the process are serialised by one mutex (Debian's HDF5 is not thread-safe).
+    /// A file opened for reading is untrusted: where HDF5 1.10 follows damaged sizes without checking them
+    /// (variable-length string references, attribute messages in version 1 object headers, compact and
+    /// contiguous dataset storage, link names) this module checks them first and throws io_error.
     class File
     {
     public:
@@ -123,4 +126,4 @@ namespace xk::h5
     /// same directory ("<path>.tmp-<pid>-<n>"), which is closed and renamed over `path`. If anything throws,
     /// the temporary is removed, a previous file at `path` is untouched, and the exception propagates.
     void write_atomically(const std::string& path, const std::function<void(File&)>& fill);
-}
+} // namespace xk::h5

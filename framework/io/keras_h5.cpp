@@ -315,18 +315,26 @@ namespace xk
             return {};
         }
 
+        /// The layer entries of a model_config: Sequential {"layers": [...]}, Keras 2.0-2.1's bare list, or a
+        /// functional model's "layers"; nullptr when there is no such list.
+        const json* config_layers(const json& model_config)
+        {
+            if (!model_config.is_object() || !model_config.contains("config"))
+                return nullptr;
+            const json& config = model_config["config"];
+            const json* layers = config.is_array() ? &config
+                                 : config.is_object() && config.contains("layers") ? &config["layers"]
+                                                                                   : nullptr;
+            return layers && layers->is_array() ? layers : nullptr;
+        }
+
         /// Names the first layer class the registry lacks before anything is built, so the message says which
         /// class is missing (model_from_config would stop earlier on a branch, e.g. nnom's densenet).
         template <class T>
         void check_layer_classes(const json& model_config, const std::string& path)
         {
-            if (!model_config.is_object() || !model_config.contains("config"))
-                return;
-            const json& config = model_config["config"];
-            const json* layers = config.is_array() ? &config
-                                 : config.is_object() && config.contains("layers") ? &config["layers"]
-                                                                                   : nullptr;
-            if (!layers || !layers->is_array())
+            const json* layers = config_layers(model_config);
+            if (!layers)
                 return;
             const auto& registry = layer_registry<T>();
             for (const auto& entry : *layers)
@@ -345,7 +353,37 @@ namespace xk
             }
         }
 
-        /// model_from_config with the file named in every message; the exception keeps its type.
+        /// After model_from_config failed: the layer whose config alone is rejected (an unknown initializer or
+        /// activation, whose message does not say where it sits), as "layer 'conv2d' (Conv2D): ", else "".
+        template <class T>
+        std::string rejected_layer(const json& model_config, const std::string& message)
+        {
+            const json* layers = config_layers(model_config);
+            if (!layers)
+                return {};
+            for (const auto& entry : *layers)
+            {
+                // Only named layers: an unnamed one would take a generated name and shift later ones. InputLayer
+                // entries only declare the input; model_from_config never constructs them.
+                const std::string name = entry.contains("config") ? string_field(entry["config"], "name") : "";
+                if (name.empty() || string_field(entry, "class_name") == "InputLayer")
+                    continue;
+                try
+                {
+                    layer_from_config<T>(entry);
+                }
+                catch (const std::exception&)
+                {
+                    if (message.find("'" + name + "'") != std::string::npos)
+                        return {};
+                    return "layer '" + name + "' (" + string_field(entry, "class_name") + "): ";
+                }
+            }
+            return {};
+        }
+
+        /// model_from_config with the file (and the layer, when the message lacks it) named in every message;
+        /// the exception keeps its type.
         template <class T>
         BasicSequential<T> model_from_file_config(const json& model_config, const std::string& path)
         {
@@ -356,11 +394,11 @@ namespace xk
             }
             catch (const shape_error& e)
             {
-                throw shape_error(prefix + e.what());
+                throw shape_error(prefix + rejected_layer<T>(model_config, e.what()) + e.what());
             }
             catch (const value_error& e)
             {
-                throw value_error(prefix + e.what());
+                throw value_error(prefix + rejected_layer<T>(model_config, e.what()) + e.what());
             }
             catch (const io_error& e)
             {

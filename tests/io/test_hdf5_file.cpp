@@ -116,7 +116,7 @@ namespace
     }
 
     using value_types = std::tuple<float, double, std::int64_t>;
-}
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(hdf5_file)
 
@@ -184,8 +184,8 @@ BOOST_AUTO_TEST_CASE(nested_paths_with_colons)
                               message_contains({"'/model_weights/conv2d/conv2d/bias:0'", "a dataset"}));
         BOOST_CHECK_EXCEPTION(file.write<float>("model_weights/conv2d/conv2d/bias:0", pattern<float>({2})), io_error,
                               message_contains({path, "already exists"}));
-        BOOST_CHECK_EXCEPTION(file.write<float>("model_weights/conv2d/conv2d/bias:0/x", pattern<float>({2})),
-                              io_error, message_contains({"is a dataset, not a group"}));
+        BOOST_CHECK_EXCEPTION(file.write<float>("model_weights/conv2d/conv2d/bias:0/x", pattern<float>({2})), io_error,
+                              message_contains({"is a dataset, not a group"}));
         BOOST_CHECK_THROW(file.write<float>("/", pattern<float>({2})), io_error);
     }
     File file = File::open_read(path);
@@ -240,9 +240,9 @@ BOOST_AUTO_TEST_CASE(string_attribute_round_trip)
         file.write_string_list_attribute("model_weights/conv2d", "weight_names", {"conv2d/kernel:0"});
         BOOST_CHECK_EXCEPTION(file.write_string_attribute("nope", "x", "y"), io_error,
                               message_contains({"object '/nope' not found"}));
-        BOOST_CHECK_THROW(file.write_string_attribute("/", "x", std::string(70000, 'x'),
-                                                      xk::h5::StringStorage::fixed_ascii),
-                          io_error);
+        BOOST_CHECK_THROW(
+            file.write_string_attribute("/", "x", std::string(70000, 'x'), xk::h5::StringStorage::fixed_ascii),
+            io_error);
     }
     File file = File::open_read(path);
     BOOST_TEST(file.read_string_attribute("/", "keras_version") == "2.15.0");
@@ -358,8 +358,8 @@ BOOST_AUTO_TEST_CASE(keras_2_1_fixed_length_names)
     BOOST_TEST(file.read_string_list_attribute("model_weights/conv2d_1", "weight_names") ==
                (std::vector<std::string>{"conv2d_1/kernel:0", "conv2d_1/bias:0"}));
     BOOST_TEST(file.dataset_shape("model_weights/conv2d_1/conv2d_1/kernel:0") == (Shape{3, 3, 5, 6}));
-    BOOST_TEST((file.read<float>("model_weights/conv2d_1/conv2d_1/bias:0") ==
-                Tensor<float>{0.f, 1.f, 2.f, 3.f, 4.f, 5.f}));
+    BOOST_TEST(
+        (file.read<float>("model_weights/conv2d_1/conv2d_1/bias:0") == Tensor<float>{0.f, 1.f, 2.f, 3.f, 4.f, 5.f}));
     auto config = nlohmann::json::parse(file.read_string_attribute("/", "model_config"));
     BOOST_TEST(config["class_name"] == "Sequential");
     BOOST_TEST(config["config"].is_array()); // Keras 2.0-2.1 Sequential: a bare list of layers
@@ -372,8 +372,7 @@ BOOST_AUTO_TEST_CASE(keras_2_13_variable_length_names_and_utf8_root)
     File file = File::open_read(keras_2_13);
     BOOST_TEST(file.read_string_attribute("/", "keras_version") == "2.13.1");
     BOOST_TEST(file.read_string_attribute("/", "backend") == "tensorflow");
-    BOOST_TEST(file.read_string_list_attribute("model_weights", "layer_names") ==
-               (std::vector<std::string>{"conv2d"}));
+    BOOST_TEST(file.read_string_list_attribute("model_weights", "layer_names") == (std::vector<std::string>{"conv2d"}));
     BOOST_TEST(file.read_string_list_attribute("model_weights/conv2d", "weight_names") ==
                (std::vector<std::string>{"conv2d/kernel:0", "conv2d/bias:0"}));
     BOOST_TEST(file.read_string_list_attribute("model_weights/top_level_model_weights", "weight_names").empty());
@@ -433,8 +432,7 @@ BOOST_AUTO_TEST_CASE(reference_case_model)
     File file = File::open_read(reference_conv2d);
     BOOST_TEST(file.children("/") == (std::vector<std::string>{"model_weights"}));
     BOOST_TEST(file.read_string_attribute("/", "keras_version") == "2.11.0");
-    BOOST_TEST(file.read_string_list_attribute("model_weights", "layer_names") ==
-               (std::vector<std::string>{"conv2d"}));
+    BOOST_TEST(file.read_string_list_attribute("model_weights", "layer_names") == (std::vector<std::string>{"conv2d"}));
     BOOST_TEST(file.read_string_list_attribute("model_weights/conv2d", "weight_names") ==
                (std::vector<std::string>{"conv2d/kernel:0"}));
     Tensor<float> kernel = file.read<float>("model_weights/conv2d/conv2d/kernel:0");
@@ -445,9 +443,9 @@ BOOST_AUTO_TEST_CASE(reference_case_model)
     auto conv = config["config"]["layers"][1]["config"];
     BOOST_TEST(conv["use_bias"] == false);
     BOOST_TEST(conv["strides"] == nlohmann::json::parse("[3, 1]"));
-    BOOST_CHECK_EXCEPTION(file.read<float>("model_weights/conv2d/conv2d/bias:0"), io_error,
-                          message_contains({"'" + reference_conv2d + "'",
-                                            "dataset '/model_weights/conv2d/conv2d/bias:0' not found"}));
+    BOOST_CHECK_EXCEPTION(
+        file.read<float>("model_weights/conv2d/conv2d/bias:0"), io_error,
+        message_contains({"'" + reference_conv2d + "'", "dataset '/model_weights/conv2d/conv2d/bias:0' not found"}));
     BOOST_CHECK_EXCEPTION(file.read<float>("model_weights/conv2d"), io_error,
                           message_contains({"expected a dataset at '/model_weights/conv2d', found a group"}));
     BOOST_CHECK_EXCEPTION(file.dataset_shape("nope/x:0"), io_error, message_contains({"'/nope/x:0' not found"}));
@@ -562,22 +560,80 @@ BOOST_AUTO_TEST_CASE(damaged_string_heap_gives_io_error)
     std::string no_heap = original;
     no_heap[heap] = 'X';
     write_bytes(dir.file("no_heap.h5"), no_heap);
-    BOOST_CHECK_EXCEPTION(File::open_read(dir.file("no_heap.h5")).read_string_list_attribute("model_weights",
-                                                                                            "layer_names"),
-                          io_error, message_contains({"damaged global heap", "no collection at address"}));
+    BOOST_CHECK_EXCEPTION(
+        File::open_read(dir.file("no_heap.h5")).read_string_list_attribute("model_weights", "layer_names"), io_error,
+        message_contains({"damaged global heap", "no collection at address"}));
     // The fixed-size parts of the file are still readable.
     BOOST_TEST(File::open_read(dir.file("no_heap.h5")).dataset_shape("model_weights/conv2d/conv2d/kernel:0") ==
                (Shape{3, 3, 1, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(damaged_dataset_layout_gives_io_error)
+{
+    // Layout message version 3 -> 1 makes HDF5 see a compact dataset with no data, which HDF5 1.10 then
+    // copies 256 bytes from (h5py segfaults on this file).
+    TempDir dir;
+    std::string bytes = read_bytes(keras_3_14);
+    const std::size_t layout_version = 13864; // found by fuzzing; the file is fixed test data
+    BOOST_REQUIRE(bytes.size() > layout_version && bytes[layout_version] == 3 && bytes[layout_version + 1] == 1);
+    bytes[layout_version] = 1;
+    std::string path = dir.file("compact.h5");
+    write_bytes(path, bytes);
+    File file = File::open_read(path);
+    BOOST_CHECK_EXCEPTION(
+        file.read<float>("model_weights/dense/dense/bias"), io_error,
+        message_contains({path, "damaged dataset '/model_weights/dense/dense/bias'", "holds 0 bytes", "need 256"}));
+    BOOST_TEST(file.dataset_shape("model_weights/dense/dense/kernel") == (Shape{784, 64}));
+}
+
+BOOST_AUTO_TEST_CASE(damaged_attribute_message_gives_io_error)
+{
+    // The dataspace size of the root's keras_version attribute message made huge: HDF5 1.10 would decode
+    // past the message (a crash in H5O_attr_decode when memory happens to end there).
+    TempDir dir;
+    std::string bytes = read_bytes(keras_dir + "knmlprz-MNIST_VAE__decoder_Conv2DTranspose_s2_keras2.7.h5");
+    const std::size_t name = bytes.find(std::string("keras_version\0", 14));
+    BOOST_REQUIRE(name != std::string::npos && name >= 8);
+    // Version 1 attribute message: version, reserved, name size 14, type size 20, space size 8, name.
+    BOOST_REQUIRE_EQUAL(bytes.substr(name - 8, 8), std::string("\x01\x00\x0e\x00\x14\x00\x08\x00", 8));
+    bytes[name - 1] = '\x70';
+    std::string path = dir.file("attribute.h5");
+    write_bytes(path, bytes);
+    File file = File::open_read(path);
+    BOOST_CHECK_EXCEPTION(file.read_string_attribute("/", "keras_version"), io_error,
+                          message_contains({path, "damaged object header of '/'"}));
+    BOOST_CHECK_THROW(file.has_attribute("/", "backend"), io_error);
+    BOOST_CHECK_THROW(file.attribute_names("/"), io_error);
+    // Other objects keep working.
+    BOOST_TEST(file.has_attribute("model_weights", "layer_names"));
+}
+
+BOOST_AUTO_TEST_CASE(damaged_group_listing_gives_io_error)
+{
+    // A symbol table node of layers/flatten claiming 5 entries instead of 1: the extra ones have empty names,
+    // which would make "layers/flatten/" + "" loop back to the group.
+    TempDir dir;
+    std::string bytes = read_bytes(keras_dir + "shreyanshgupta28__keras3.14__model.weights.h5");
+    const std::size_t node = 8464; // found by fuzzing; the file is fixed test data
+    BOOST_REQUIRE(bytes.size() > node + 8 && bytes.substr(node, 4) == "SNOD" && bytes[node + 6] == 1);
+    bytes[node + 6] = 5;
+    std::string path = dir.file("group.h5");
+    write_bytes(path, bytes);
+    File file = File::open_read(path);
+    BOOST_CHECK_EXCEPTION(file.children("layers/flatten"), io_error,
+                          message_contains({path, "damaged group '/layers/flatten'", "invalid link name ''"}));
 }
 
 BOOST_AUTO_TEST_CASE(write_atomically_replaces_or_leaves_untouched)
 {
     TempDir dir;
     std::string path = dir.file("model.h5");
-    xk::h5::write_atomically(path, [](File& file) {
-        file.write<float>("w", pattern<float>({3}));
-        file.write_string_attribute("/", "version", "one");
-    });
+    xk::h5::write_atomically(path,
+                             [](File& file)
+                             {
+                                 file.write<float>("w", pattern<float>({3}));
+                                 file.write_string_attribute("/", "version", "one");
+                             });
     BOOST_TEST(File::open_read(path).read_string_attribute("/", "version") == "one");
     xk::h5::write_atomically(path, [](File& file) { file.write_string_attribute("/", "version", "two"); });
     {
@@ -587,7 +643,8 @@ BOOST_AUTO_TEST_CASE(write_atomically_replaces_or_leaves_untouched)
     }
     const std::string before = read_bytes(path);
     BOOST_CHECK_EXCEPTION(xk::h5::write_atomically(path,
-                                                   [](File& file) {
+                                                   [](File& file)
+                                                   {
                                                        file.write<double>("half/written", pattern<double>({100}));
                                                        file.flush();
                                                        throw std::runtime_error("fill gave up");
@@ -632,16 +689,18 @@ BOOST_AUTO_TEST_CASE(concurrent_readers)
     std::atomic<int> good{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
-        threads.emplace_back([&good] {
-            for (int i = 0; i < 25; ++i)
+        threads.emplace_back(
+            [&good]
             {
-                File file = File::open_read(i % 2 ? reference_conv2d : keras_2_13);
-                auto names = file.read_string_list_attribute("model_weights", "layer_names");
-                auto kernel = file.read<float>("model_weights/conv2d/conv2d/kernel:0");
-                if (names == std::vector<std::string>{"conv2d"} && kernel.size() == 9)
-                    ++good;
-            }
-        });
+                for (int i = 0; i < 25; ++i)
+                {
+                    File file = File::open_read(i % 2 ? reference_conv2d : keras_2_13);
+                    auto names = file.read_string_list_attribute("model_weights", "layer_names");
+                    auto kernel = file.read<float>("model_weights/conv2d/conv2d/kernel:0");
+                    if (names == std::vector<std::string>{"conv2d"} && kernel.size() == 9)
+                        ++good;
+                }
+            });
     for (auto& thread : threads)
         thread.join();
     BOOST_TEST(good.load() == 100);

@@ -34,6 +34,7 @@ namespace
     const std::string cases_dir = data_dir + "/keras_files/cases/";
     const std::string valid_dir = data_dir + "/reference/valid/";
     const std::string invalid_dir = data_dir + "/reference/invalid/";
+    const std::string hls4ml_conv2d = "hls4ml__conv2d_1layer_model_keras2.13.1.h5";
 
     /// A fresh directory under the system temp dir, removed with its content.
     struct TempDir
@@ -323,13 +324,13 @@ BOOST_AUTO_TEST_CASE(save_model_keeps_the_optimizer_state)
     TempDir dir;
     const std::string path = dir.file("compiled.h5");
     auto model = small_model<double>();
+    fill_weights(model, 1.5);
     xk::SavedOptimizer<double> optimizer;
-    optimizer.training_config = {{"loss", "mse"},
-                                 {"metrics", json::array()},
-                                 {"optimizer_config", {{"class_name", "Adam"}, {"config", {{"learning_rate", 0.001}}}}}};
+    const json adam = {{"class_name", "Adam"}, {"config", {{"learning_rate", 0.001}}}};
+    optimizer.training_config = {{"loss", "mse"}, {"metrics", json::array()}, {"optimizer_config", adam}};
     optimizer.weights.emplace_back("Adam/iter:0", Tensor<double>(7.0));
-    optimizer.weights.emplace_back("Adam/conv2d/kernel/m:0", Tensor<double>({3, 3, 2, 4}, 0.25));
-    optimizer.weights.emplace_back("Adam/conv2d/bias/m:0", Tensor<double>({4}, -0.5));
+    optimizer.weights.emplace_back("Adam/conv2d/kernel/m:0", Tensor<double>(Shape{3, 3, 2, 4}, 0.25));
+    optimizer.weights.emplace_back("Adam/conv2d/bias/m:0", Tensor<double>(Shape{4}, -0.5));
     xk::save_model(model, path, &optimizer);
 
     const auto state = xk::load_optimizer_state<double>(path);
@@ -409,8 +410,6 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(keras3_weights_round_trip_keys_layers_by_class, T,
     BOOST_TEST(File::open_read(legacy).has_attribute("", "layer_names"));
     BOOST_CHECK_EXCEPTION(xk::load_weights_keras3(dispatched, legacy), io_error,
                           message_contains({legacy, "layer_names"}));
-    BOOST_CHECK_EXCEPTION(xk::load_weights(dispatched, native.substr(0, native.size() - 11) + ".h5"), io_error,
-                          message_contains("dispatch.h5"));
 }
 
 BOOST_AUTO_TEST_CASE(keras3_mismatches_raise_or_skip)
@@ -557,9 +556,8 @@ BOOST_AUTO_TEST_CASE(every_real_model_file_loads_or_names_the_missing_layer_clas
 {
     // The files whose every layer xkeras has today; the others wait for their layers and must say which.
     const std::set<std::string> must_load = {
-        "dl4j__conv1d_k3_s2_d1_cl_same_model.h5",  "dl4j__conv2d_tensorflow_keras2.1.3.h5",
-        "dl4j__sepconv2d_tensorflow_keras2.1.3.h5", "hls4ml__conv1d_1layer_model_keras2.11.0.h5",
-        "hls4ml__conv2d_1layer_model_keras2.13.1.h5"};
+        "dl4j__conv1d_k3_s2_d1_cl_same_model.h5", "dl4j__conv2d_tensorflow_keras2.1.3.h5",
+        "dl4j__sepconv2d_tensorflow_keras2.1.3.h5", "hls4ml__conv1d_1layer_model_keras2.11.0.h5"};
     std::size_t loaded = 0, refused = 0;
     for (const auto& entry : fs::directory_iterator(files_dir))
     {
@@ -572,7 +570,14 @@ BOOST_AUTO_TEST_CASE(every_real_model_file_loads_or_names_the_missing_layer_clas
             const auto unknown = unknown_classes(path);
             if (must_load.count(file))
                 BOOST_TEST(unknown.empty());
-            if (unknown.empty())
+            if (file == hls4ml_conv2d)
+            {
+                // Its kernel_initializer is a bare Python function; Keras too needs custom_objects to load it.
+                BOOST_CHECK_EXCEPTION(xk::load_model<float>(path), value_error,
+                                      message_contains({path, "layer 'conv2d' (Conv2D)", "'function'"}));
+                ++refused;
+            }
+            else if (unknown.empty())
             {
                 auto model = xk::load_model<float>(path);
                 BOOST_TEST(model.built());
@@ -681,16 +686,25 @@ BOOST_AUTO_TEST_CASE(real_weights_only_files_load_by_order_and_by_name)
 {
     const std::vector<std::pair<std::string, std::string>> pairs = {
         {"dl4j__conv1d_k3_s2_d1_cl_same_model.h5", "dl4j__conv1d_k3_s2_d1_cl_same_weights.h5"},
-        {"hls4ml__conv2d_1layer_model_keras2.13.1.h5", "hls4ml__conv2d_1layer_weights_keras2.13.1.h5"}};
+        {hls4ml_conv2d, "hls4ml__conv2d_1layer_weights_keras2.13.1.h5"}};
     for (const auto& [model_file, weights_file] : pairs)
         BOOST_TEST_CONTEXT(weights_file)
         {
+            // The hls4ml model's initializer is a Python function (see above): the test puts a known one
+            // in its place, which the loaded weights overwrite anyway.
+            json config = model_config_of(files_dir + model_file);
+            if (model_file == hls4ml_conv2d)
+                config["config"]["layers"][1]["config"]["kernel_initializer"] = "zeros";
             for (bool by_name : {false, true})
             {
-                auto model = xk::load_model<float>(files_dir + model_file);
+                auto model = xk::model_from_config<float>(config);
+                BOOST_TEST_REQUIRE(model.built());
+                xk::load_weights(model, files_dir + weights_file, by_name);
+                check_weights_match_file(model, files_dir + weights_file, "");
+                // The model file's /model_weights holds the same values.
                 for (auto* w : model.weights())
                     w->variable.value().fill(0.0f);
-                xk::load_weights(model, files_dir + weights_file, by_name);
+                xk::load_weights(model, files_dir + model_file, by_name);
                 check_weights_match_file(model, files_dir + weights_file, "");
             }
         }
@@ -711,7 +725,8 @@ BOOST_AUTO_TEST_CASE(load_weights_by_order_ignores_names_and_reports_mismatches_
     renamed.set_input({-1, 7, 6, 2});
     renamed.add(xk::make_layer<float>("Conv2D", {{"name", "x1"}, {"filters", 4}, {"kernel_size", 3},
                                                  {"padding", "same"}, {"activation", "tanh"}}));
-    renamed.add(xk::make_layer<float>("DepthwiseConv2D", {{"name", "x2"}, {"kernel_size", 2}, {"depth_multiplier", 2}}));
+    renamed.add(
+        xk::make_layer<float>("DepthwiseConv2D", {{"name", "x2"}, {"kernel_size", 2}, {"depth_multiplier", 2}}));
     renamed.add(xk::make_layer<float>("SeparableConv2D", {{"name", "x3"}, {"filters", 3}, {"kernel_size", 3}}));
     renamed.add(xk::make_layer<float>("Conv2DTranspose",
                                       {{"name", "x4"}, {"filters", 2}, {"kernel_size", 2}, {"use_bias", false}}));
@@ -795,9 +810,56 @@ BOOST_AUTO_TEST_CASE(load_weights_by_name_matches_groups_by_layer_name)
     BOOST_TEST(same_values(with_bias.layer("conv2d_transpose").weights()[0]->variable.value(), kept));
     BOOST_TEST(same_values(with_bias.layer("conv2d").weights()[0]->variable.value(),
                            saved.layer("conv2d").weights()[0]->variable.value()));
+    // Five filters change every shape down to the Conv2DTranspose, whose kernel (2, 2, 2, 3) still fits.
     xk::load_weights(wider, path, true, true);
-    BOOST_TEST(same_values(wider.layer("depthwise_conv2d").weights()[0]->variable.value(),
-                           saved.layer("depthwise_conv2d").weights()[0]->variable.value()));
+    BOOST_TEST(same_values(wider.layer("conv2d_transpose").weights()[0]->variable.value(),
+                           saved.layer("conv2d_transpose").weights()[0]->variable.value()));
+    BOOST_TEST(!same_values(wider.layer("separable_conv2d").weights()[2]->variable.value(),
+                            saved.layer("separable_conv2d").weights()[2]->variable.value()));
+}
+
+BOOST_AUTO_TEST_CASE(weight_names_are_read_from_the_attribute_whatever_their_form)
+{
+    // Keras 3's legacy .h5 (and the theano backend) store "conv2d/kernel" without ':0', Keras 3 calls the
+    // depthwise kernel 'kernel', and a long layer_names list is split into layer_names0, layer_names1, ...
+    TempDir dir;
+    const std::string path = dir.file("keras3_style.h5");
+    BasicSequential<float> model("m");
+    model.set_input({-1, 5, 5, 2});
+    model.add(xk::make_layer<float>("Conv2D", {{"name", "conv2d"}, {"filters", 3}, {"kernel_size", 2}}));
+    model.add(xk::make_layer<float>("DepthwiseConv2D", {{"name", "depthwise_conv2d"}, {"kernel_size", 2}}));
+    const Tensor<float> kernel = Tensor<float>(Shape{2, 2, 2, 3}, 0.5f);
+    const Tensor<float> bias = Tensor<float>(Shape{3}, -1.0f);
+    const Tensor<float> depthwise = Tensor<float>(Shape{2, 2, 3, 1}, 0.25f);
+    const Tensor<float> depthwise_bias = Tensor<float>(Shape{3}, 2.0f);
+    {
+        File f = File::open_write(path);
+        f.write_string_list_attribute("", "layer_names0", {"conv2d"});
+        f.write_string_list_attribute("", "layer_names1", {"depthwise_conv2d"});
+        f.write_string_attribute("", "backend", "tensorflow");
+        f.write_string_attribute("", "keras_version", "3.14.0");
+        f.create_group("conv2d");
+        f.write_string_list_attribute("conv2d", "weight_names", {"conv2d/kernel", "conv2d/bias"});
+        f.write<float>("conv2d/conv2d/kernel", kernel);
+        f.write<float>("conv2d/conv2d/bias", bias);
+        f.create_group("depthwise_conv2d");
+        f.write_string_list_attribute("depthwise_conv2d", "weight_names",
+                                      {"depthwise_conv2d/kernel", "depthwise_conv2d/bias"});
+        f.write<float>("depthwise_conv2d/depthwise_conv2d/kernel", depthwise);
+        f.write<float>("depthwise_conv2d/depthwise_conv2d/bias", depthwise_bias);
+        f.close();
+    }
+    for (bool by_name : {false, true})
+    {
+        for (auto* w : model.weights())
+            w->variable.value().fill(9.0f);
+        xk::load_weights(model, path, by_name);
+        auto w = model.weights();
+        BOOST_TEST(same_values(w[0]->variable.value(), kernel));
+        BOOST_TEST(same_values(w[1]->variable.value(), bias));
+        BOOST_TEST(same_values(w[2]->variable.value(), depthwise));
+        BOOST_TEST(same_values(w[3]->variable.value(), depthwise_bias));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(an_unbuilt_model_must_be_built_first)
@@ -876,8 +938,8 @@ BOOST_AUTO_TEST_CASE(a_failing_save_leaves_no_file_behind)
     auto changed = small_model<float>();
     fill_weights(changed, 4.0);
     xk::SavedOptimizer<float> clash;
-    clash.weights.emplace_back("Adam/m:0", Tensor<float>({2}, 1.0f));
-    clash.weights.emplace_back("Adam/m:0", Tensor<float>({2}, 2.0f));
+    clash.weights.emplace_back("Adam/m:0", Tensor<float>(Shape{2}, 1.0f));
+    clash.weights.emplace_back("Adam/m:0", Tensor<float>(Shape{2}, 2.0f));
     BOOST_CHECK_THROW(xk::save_model(changed, path, &clash), io_error);
     BOOST_TEST(dir.entries() == 1u);
     auto reloaded = xk::load_model<float>(path);
@@ -899,6 +961,16 @@ BOOST_AUTO_TEST_CASE(every_invalid_reference_case_is_rejected)
         const std::string path = invalid_dir + name + "/model.h5";
         BOOST_TEST_CONTEXT("case " << name)
         {
+            if (name == "bad012_kernel_larger_than_input")
+            {
+                // A transposed convolution whose kernel is larger than its input is valid in tf.keras 2.x (it
+                // grows the input, as DCGAN generators do from 1x1): (4, 6) with a (6, 8) kernel gives (9, 13).
+                // The reference marks it invalid; we follow Keras.
+                auto model = xk::load_model<float>(path);
+                auto y = model.predict(File::open_read(invalid_dir + name + "/input.h5").read<float>("x"));
+                BOOST_TEST(xk::shape_of(y) == xk::Shape({2, 9, 13, 5}));
+                continue;
+            }
             const json layer = config_layers(model_config_of(path)).back();
             const std::string layer_name = layer["config"]["name"].get<std::string>();
             const std::string layer_class = layer["class_name"].get<std::string>();
@@ -908,6 +980,18 @@ BOOST_AUTO_TEST_CASE(every_invalid_reference_case_is_rejected)
                 auto model = xk::load_model<float>(path);
                 stage = "predict";
                 const Tensor<float> x = File::open_read(invalid_dir + name + "/input.h5").read<float>("x");
+                // A layer that lets a non-positive output size through would run its kernel out of bounds
+                // (undefined behaviour, possibly a crash of this test): record the failure instead.
+                const xk::PartialShape in(x.shape().begin(), x.shape().end());
+                const xk::PartialShape out = model.compute_output_shape(in);
+                if (std::any_of(out.begin(), out.end(), [](long d) { return d <= 0; }))
+                {
+                    BOOST_ERROR(layer_class << " layer '" << layer_name << "' accepted input " << xk::shape_str(in)
+                                            << " with output shape " << xk::shape_str(out)
+                                            << " instead of raising; predict skipped");
+                    stage = "shape";
+                    continue;
+                }
                 model.predict(x);
                 stage = "none";
             }
@@ -928,10 +1012,10 @@ BOOST_AUTO_TEST_CASE(every_invalid_reference_case_is_rejected)
             BOOST_TEST(stage != "none", "accepted");
             if (load_time.count(kind))
                 BOOST_TEST(stage == "load");
-            rejected += stage != "none";
+            rejected += stage == "load" || stage == "predict";
         }
     }
-    BOOST_TEST(rejected == 30u);
+    BOOST_TEST(rejected == 29u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

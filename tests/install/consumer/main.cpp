@@ -1,4 +1,4 @@
-#include <framework/sequential.hpp>
+#include <framework/model.hpp>
 
 #include <iostream>
 

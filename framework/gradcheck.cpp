@@ -1,12 +1,14 @@
-#include "support/gradcheck.hpp"
+#include "framework/gradcheck.hpp"
 #include "framework/ops.hpp"
 #include "framework/random.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <functional>
 #include <sstream>
 
-namespace xk::test
+namespace xk
 {
     namespace
     {
@@ -30,9 +32,18 @@ namespace xk::test
         /// Compares `analytic` with central differences of `objective` in each entry of `values` (perturbed
         /// in place, then restored).
         void compare(const std::function<double()>& objective, Tensor<double>& values, const Tensor<double>& analytic,
-                     const std::string& name, GradcheckReport& report)
+                     const std::string& name, GradcheckReport& report, std::size_t max_entries = 0,
+                     std::uint64_t seed = 0)
         {
-            for (std::size_t i = 0; i < values.size(); ++i)
+            std::vector<std::size_t> entries(values.size());
+            std::iota(entries.begin(), entries.end(), std::size_t(0));
+            if (max_entries > 0 && entries.size() > max_entries)
+            {
+                Rng rng(seed);
+                std::shuffle(entries.begin(), entries.end(), rng);
+                entries.resize(max_entries);
+            }
+            for (std::size_t i : entries)
             {
                 const double saved = values.data()[i];
                 values.data()[i] = saved + step;
@@ -76,7 +87,7 @@ namespace xk::test
     }
 
     GradcheckReport check_layer_gradients(BasicLayer<double>& layer, const Tensor<double>& x_in, std::uint64_t seed,
-                                          bool training)
+                                          bool training, std::size_t max_entries)
     {
         Tensor<double> x = x_in;
         if (!layer.built())
@@ -108,14 +119,14 @@ namespace xk::test
 
         GradcheckReport report;
         auto at_x = [&] { return objective(layer, x, upstream, training); };
-        compare(at_x, x, input.grad() - input_prefill, "input", report);
+        compare(at_x, x, input.grad() - input_prefill, "input", report, max_entries, stream++);
         std::size_t k = 0;
         for (auto* w : layer.weights())
         {
             const Tensor<double>& prefill = weight_prefills[k++];
             if (!w->variable.requires_grad())
                 continue;
-            compare(at_x, w->variable.value(), w->variable.grad() - prefill, w->name, report);
+            compare(at_x, w->variable.value(), w->variable.grad() - prefill, w->name, report, max_entries, stream++);
             w->variable.zero_grad();
         }
         report.ok = report.worst_error <= gradcheck_tolerance;
@@ -123,7 +134,7 @@ namespace xk::test
     }
 }
 
-namespace xk::test
+namespace xk
 {
     GradcheckReport check_function_gradients(const TapeFunction& f, std::vector<Tensor<double>> inputs,
                                              std::uint64_t seed)

@@ -1,0 +1,119 @@
+#pragma once
+// Small weightless layers of Keras's core and reshaping packages.
+//   Flatten:    (batch, d1, ..., dk) -> (batch, d1*...*dk); channels_first inputs are first moved to
+//               channels_last, so the flattened order is the channels_last one (tf.keras 2.x Flatten).
+//   Reshape:    (batch, ...) -> (batch,) + target_shape, with at most one -1 inferred from the size.
+//   Activation: activation(x), elementwise (softmax along its axis).
+//   Dropout:    in training, x * mask / (1 - rate) with mask ~ Bernoulli(1 - rate) (broadcast along the
+//               noise_shape axes of size 1); identity in inference.
+#include "framework/layer.hpp"
+
+#include <cstdint>
+#include <optional>
+
+namespace xk
+{
+    template <class T>
+    class Flatten : public BasicLayer<T>
+    {
+    public:
+        using Tensor = xk::Tensor<T>;
+
+        explicit Flatten(const json& config);
+
+        std::string class_name() const override { return "Flatten"; }
+        PartialShape compute_output_shape(const PartialShape& input_shape) const override;
+        json get_config() const override;
+        const std::string& data_format() const { return m_data_format; }
+
+    protected:
+        void check_input(const PartialShape& input_shape) const override;
+        Tensor forward(const Tensor& x, LayerCache<T>& cache) const override;
+        void backward(const Tensor& x, const Tensor& dz, const LayerCache<T>& cache, Tensor* dx) override;
+
+    private:
+        /// Whether inputs of this rank are transposed before flattening.
+        bool moves_channels(std::size_t rank) const { return m_data_format == "channels_first" && rank > 2; }
+
+        std::string m_data_format;
+    };
+
+    template <class T>
+    class Reshape : public BasicLayer<T>
+    {
+    public:
+        using Tensor = xk::Tensor<T>;
+
+        /// target_shape is required: positive ints, and at most one -1.
+        explicit Reshape(const json& config);
+
+        std::string class_name() const override { return "Reshape"; }
+        PartialShape compute_output_shape(const PartialShape& input_shape) const override;
+        json get_config() const override;
+        const std::vector<long>& target_shape() const { return m_target_shape; }
+
+    protected:
+        void check_input(const PartialShape& input_shape) const override;
+        Tensor forward(const Tensor& x, LayerCache<T>& cache) const override;
+        void backward(const Tensor& x, const Tensor& dz, const LayerCache<T>& cache, Tensor* dx) override;
+
+    private:
+        std::vector<long> m_target_shape;
+    };
+
+    template <class T>
+    class ActivationLayer : public BasicLayer<T>
+    {
+    public:
+        using Tensor = xk::Tensor<T>;
+
+        /// activation is required.
+        explicit ActivationLayer(const json& config);
+
+        std::string class_name() const override { return "Activation"; }
+        PartialShape compute_output_shape(const PartialShape& input_shape) const override { return input_shape; }
+        json get_config() const override;
+
+    protected:
+        /// The pre-activation output is the input itself: call() applies the activation.
+        Tensor forward(const Tensor& x, LayerCache<T>& cache) const override { return x; }
+        void backward(const Tensor& x, const Tensor& dz, const LayerCache<T>& cache, Tensor* dx) override;
+    };
+
+    /// The mask: tf.keras 2.x draws it from TF's generators, which cannot be reproduced bit for bit; here it
+    /// comes from xk::make_rng. A layer with a `seed` draws the SAME mask at every training call (for a
+    /// given input shape), so a seeded layer is a fixed function that gradient checks can probe; tf.keras
+    /// instead moves on to seed+1, seed+2, ... at each call. An unseeded layer draws a new mask at every
+    /// call from the process-wide generator (reproducible after set_random_seed) -- the one to train with.
+    template <class T>
+    class Dropout : public BasicLayer<T>
+    {
+    public:
+        using Tensor = xk::Tensor<T>;
+
+        /// rate is required, in [0, 1].
+        explicit Dropout(const json& config);
+
+        std::string class_name() const override { return "Dropout"; }
+        PartialShape compute_output_shape(const PartialShape& input_shape) const override { return input_shape; }
+        json get_config() const override;
+
+        double rate() const { return m_rate; }
+        const std::optional<std::uint64_t>& seed() const { return m_seed; }
+
+    protected:
+        Tensor forward(const Tensor& x, LayerCache<T>& cache) const override;
+        void backward(const Tensor& x, const Tensor& dz, const LayerCache<T>& cache, Tensor* dx) override;
+
+    private:
+        /// The mask's shape for an input shape: noise_shape with None (-1) entries filled from the input.
+        /// Throws when it does not broadcast to the input (checked only when a mask is drawn, as in Keras).
+        Shape noise_shape_for(const Shape& x_shape) const;
+
+        double m_rate = 0.0;
+        json m_rate_config;                       // as given (0 stays an int, as Keras writes it back)
+        std::optional<std::vector<long>> m_noise_shape; // -1 for None
+        std::optional<std::uint64_t> m_seed;
+        json m_seed_config;
+    };
+}

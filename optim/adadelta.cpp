@@ -1,0 +1,49 @@
+#include "optim/adadelta.hpp"
+#include "optim/rmsprop.hpp"
+
+#include <cmath>
+
+namespace xk
+{
+    Adadelta::Adadelta(const json& config)
+        : Optimizer(config, "Adadelta", 0.001, {"rho", "epsilon"}), m_rho(config_value<double>(config, "rho", 0.95)),
+          m_epsilon(epsilon_value(config))
+    {
+    }
+
+    json Adadelta::own_config() const
+    {
+        return {{"rho", m_rho}, {"epsilon", m_epsilon}};
+    }
+
+    void Adadelta::create_slots(const std::vector<std::size_t>& vars)
+    {
+        for (auto v : vars)
+            add_slot(v, "accum_grad");
+        for (auto v : vars)
+            add_slot(v, "accum_var");
+    }
+
+    void Adadelta::apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad)
+    {
+        float* w = value.data();
+        const float* g = grad.data();
+        float* accum = slot(var, "accum_grad").data();
+        float* accum_update = slot(var, "accum_var").data();
+        const float rho = static_cast<float>(m_rho);
+        const float one_minus_rho = 1.0f - rho;
+        const float eps = static_cast<float>(m_epsilon);
+        for (std::size_t i = 0, n = value.size(); i < n; ++i) // ApplyAdadelta
+        {
+            accum[i] = accum[i] * rho + g[i] * g[i] * one_minus_rho;
+            const float update = std::sqrt(accum_update[i] + eps) * (1.0f / std::sqrt(accum[i] + eps)) * g[i];
+            w[i] -= update * m_lr_t;
+            accum_update[i] = accum_update[i] * rho + update * update * one_minus_rho;
+        }
+    }
+
+    void Adadelta::adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const
+    {
+        prepend_missing_iterations(weights, expected);
+    }
+}

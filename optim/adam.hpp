@@ -1,0 +1,97 @@
+#pragma once
+// tf.keras 2.x Adam, Adamax and Nadam (OptimizerV2), updating as TensorFlow's ResourceApplyAdam,
+// ResourceApplyAdamWithAmsgrad and ResourceApplyAdaMax kernels do and as Keras's Nadam does in Python.
+// t below is the step being taken (iterations + 1).
+#include "optim/optimizer.hpp"
+
+namespace xk
+{
+    /// Config: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7, amsgrad false.
+    /// Slots "m", "v" (and "vhat" with amsgrad), each kind created for every weight before the next.
+    ///   alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+    ///   m += (g - m) * (1 - beta_1);  v += (g^2 - v) * (1 - beta_2);  [vhat = max(vhat, v)]
+    ///   w -= m * alpha / (sqrt(v or vhat) + epsilon)        (epsilon is Kingma & Ba's "epsilon hat")
+    class Adam : public Optimizer
+    {
+    public:
+        explicit Adam(const json& config = json::object());
+
+        std::string class_name() const override { return "Adam"; }
+
+    protected:
+        json own_config() const override;
+        void create_slots(const std::vector<std::size_t>& vars) override;
+        void prepare(float lr_t) override;
+        void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
+        void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const override;
+
+    private:
+        double m_beta_1;
+        double m_beta_2;
+        double m_epsilon;
+        bool m_amsgrad;
+        float m_alpha = 0.0f;
+    };
+
+    /// Config: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7. Slots "m", "v".
+    ///   m += (g - m) * (1 - beta_1);  v = max(beta_2 * v, |g|);  w -= lr / (1 - beta_1^t) * (m / (v + eps))
+    class Adamax : public Optimizer
+    {
+    public:
+        explicit Adamax(const json& config = json::object());
+
+        std::string class_name() const override { return "Adamax"; }
+
+    protected:
+        json own_config() const override;
+        void create_slots(const std::vector<std::size_t>& vars) override;
+        void prepare(float lr_t) override;
+        void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
+
+    private:
+        double m_beta_1;
+        double m_beta_2;
+        double m_epsilon;
+        float m_lr_t = 0.0f;
+        float m_beta_1_power = 0.0f;
+    };
+
+    /// Config: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7; "decay" is 0.004 and is Nadam's
+    /// momentum-schedule decay, not a learning-rate decay (Keras sets it from `schedule_decay`, default 0.004,
+    /// whatever `decay` says). Learning-rate schedules are rejected, as Keras does.
+    /// State: "momentum_cache" (a scalar, starting at 1), then slots "m", "v".
+    ///   mu_t = beta_1 * (1 - 0.5 * 0.96^(decay * t)),  mu_t1 = beta_1 * (1 - 0.5 * 0.96^(decay * (t + 1)))
+    ///   cache *= mu_t;  g' = g / (1 - cache);  m = beta_1*m + (1-beta_1)*g;  m' = m / (1 - cache * mu_t1)
+    ///   v = beta_2*v + (1-beta_2)*g^2;  v' = v / (1 - beta_2^t)
+    ///   w -= lr * ((1 - mu_t) * g' + mu_t1 * m') / (sqrt(v') + epsilon)
+    class Nadam : public Optimizer
+    {
+    public:
+        explicit Nadam(const json& config = json::object());
+
+        std::string class_name() const override { return "Nadam"; }
+        /// Nadam applies no learning-rate decay: the rate is the configured number.
+        float learning_rate() const override;
+
+    protected:
+        json own_config() const override;
+        void check_schedule() const override;
+        void create_slots(const std::vector<std::size_t>& vars) override;
+        void prepare(float lr_t) override;
+        void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
+
+    private:
+        double m_beta_1;
+        double m_beta_2;
+        double m_epsilon;
+        std::size_t m_cache = 0; ///< index of momentum_cache in the state
+        bool m_has_cache = false;
+        // Per-step coefficients (Keras's _prepare_local).
+        float m_lr_t = 0.0f;
+        float m_mu_t = 0.0f;
+        float m_mu_t1 = 0.0f;
+        float m_one_minus_schedule_new = 0.0f;
+        float m_one_minus_schedule_next = 0.0f;
+        float m_v_denominator = 0.0f;
+    };
+}

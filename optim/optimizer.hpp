@@ -1,0 +1,172 @@
+#pragma once
+// Keras optimizers with tf.keras 2.x OptimizerV2 semantics (tf.keras.optimizers.legacy.* from 2.11 on):
+// the same configs and defaults, the same update rules (TensorFlow's training kernels, in float32), the
+// same state variables in the same order and with the same names, so a model file's optimizer_weights
+// can be read and written.
+//
+// One update (apply_gradients), as OptimizerV2 does it:
+//  1. weights without a gradient are skipped (all of them without one is an error);
+//  2. slots are created for weights seen for the first time;
+//  3. the step's learning rate is lr(iterations) / (1 + decay * iterations), lr a number or a schedule;
+//  4. gradients are clipped: clipvalue, then clipnorm (per tensor), then global_clipnorm;
+//  5. each weight is updated, then its constraint applied;
+//  6. iterations += 1.
+// Gradients are read from each weight's variable and left in place: clear them (zero_grad) before the
+// next backward pass, which accumulates.
+//
+// Every optimizer is constructed from its Keras config: Adam(json{{"learning_rate", 0.01}}). Spell the json
+// out: a bare one-key braced list is ambiguous with the (deleted) copy constructor.
+#include "framework/layer.hpp"
+#include "framework/sequential.hpp"
+#include "optim/schedules.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace xk
+{
+    /// An optimizer state variable as model files store it: ("Adam/conv2d/kernel/m:0", value).
+    using OptimizerWeight = std::pair<std::string, Tensor<float>>;
+
+    class Optimizer
+    {
+    public:
+        virtual ~Optimizer() = default;
+        Optimizer(const Optimizer&) = delete;
+        Optimizer& operator=(const Optimizer&) = delete;
+
+        /// Keras class name: "SGD", "RMSprop", "Adam", "Adamax", "Nadam", "Adagrad", "Adadelta".
+        virtual std::string class_name() const = 0;
+        /// The `name` argument (the class name by default); prefixes every state variable name.
+        const std::string& name() const { return m_name; }
+
+        /// One training step over `weights` (see the header comment). `paths` name the weights for the
+        /// state variables the first time each is seen ("conv2d/kernel" gives "Adam/conv2d/kernel/m:0");
+        /// without them the variable's own name is used.
+        void apply_gradients(const std::vector<Weight<float>*>& weights, const std::vector<std::string>& paths = {});
+        /// The same over the model's trainable weights, named "<layer>/<weight>" as tf.keras 2.x names them.
+        void apply_gradients(BasicSequential<float>& model);
+
+        /// Keras's _create_all_weights: creates the state of every weight (gradient or not) without updating
+        /// anything, so that set_weights can restore a saved state before the first step.
+        void build(const std::vector<Weight<float>*>& weights, const std::vector<std::string>& paths = {});
+        void build(BasicSequential<float>& model);
+
+        /// Number of updates applied so far (Keras's `iterations`, an int64 variable).
+        std::int64_t iterations() const { return m_iterations; }
+        void set_iterations(std::int64_t iterations);
+
+        /// The learning rate the next update uses: the schedule (or number) at `iterations`, divided by
+        /// 1 + decay * iterations (Keras's _decayed_lr, in float32).
+        virtual float learning_rate() const;
+        /// The configured rate: a number, or a schedule (then learning_rate_value() is meaningless).
+        double learning_rate_value() const { return m_learning_rate; }
+        const SchedulePtr& learning_rate_schedule() const { return m_schedule; }
+        void set_learning_rate(double learning_rate);
+        void set_learning_rate(SchedulePtr schedule);
+
+        double decay() const { return m_decay; }
+        const std::optional<double>& clipnorm() const { return m_clipnorm; }
+        const std::optional<double>& clipvalue() const { return m_clipvalue; }
+        const std::optional<double>& global_clipnorm() const { return m_global_clipnorm; }
+
+        /// Keras's get_config(): name, learning_rate (a number or a serialized schedule), decay and the
+        /// optimizer's own keys; clipnorm, clipvalue and global_clipnorm only when set, as OptimizerV2 does.
+        json get_config() const;
+
+        /// The state in Keras's order: "<name>/iter:0" first (a 0-d tensor; Keras stores an int64, here a
+        /// float holding the integer), then every state variable in creation order (Keras creates a slot
+        /// kind for all the weights of a step before the next kind: m of every weight, then v of every weight).
+        std::vector<OptimizerWeight> get_weights() const;
+        /// Restores a state from get_weights() or a model file, by position as Keras does (names are only
+        /// reported): the count and every shape must match the optimizer's current state (build() first).
+        /// Keras's compatibility rules for older files apply (a missing iteration count for RMSprop, Adagrad
+        /// and Adadelta; Keras 1 Adam's extra vhat slots).
+        void set_weights(const std::vector<OptimizerWeight>& weights);
+
+        /// A weight's slot ("m", "v", "momentum", ...); value_error when it has none.
+        const Tensor<float>& get_slot(const BasicVariable<float>& variable, const std::string& slot_name) const;
+        /// Slot kinds created so far, in creation order (Keras's get_slot_names()).
+        const std::vector<std::string>& slot_names() const { return m_slot_names; }
+
+        /// Drops the gradients of `weights` (the tape accumulates into them).
+        static void zero_grad(const std::vector<Weight<float>*>& weights);
+
+    protected:
+        /// Reads the OptimizerV2 keys (name, learning_rate / lr, decay, clipnorm, clipvalue, global_clipnorm)
+        /// and rejects keys outside them and `own_keys`, as Keras's constructors do.
+        Optimizer(const json& config, const std::string& default_name, double default_learning_rate,
+                  const std::vector<std::string>& own_keys);
+
+        /// The subclass's keys for get_config().
+        virtual json own_config() const = 0;
+        /// Keras's _create_slots for the weights of one step (indices of tracked variables); add_slot is
+        /// idempotent, so a subclass loops over all of them in Keras's order.
+        virtual void create_slots(const std::vector<std::size_t>& vars) = 0;
+        /// Keras's _prepare: per-step coefficients, before iterations is incremented.
+        virtual void prepare(float lr_t) {}
+        /// One weight's update (Keras's _resource_apply_dense) with its clipped gradient.
+        virtual void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) = 0;
+        /// Throws for an optimizer that cannot take a schedule (Nadam).
+        virtual void check_schedule() const {}
+        /// Keras's per-optimizer set_weights compatibility rules; `expected` is the current state's size.
+        virtual void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const {}
+
+        /// Creates the slot unless it exists, filled with `initial_value`, named "<name>/<path>/<slot>:0".
+        void add_slot(std::size_t var, const std::string& slot_name, float initial_value = 0.0f);
+        Tensor<float>& slot(std::size_t var, const std::string& slot_name);
+        /// A state variable that belongs to no weight ("momentum_cache"), named "<name>/<weight>:0".
+        std::size_t add_state(const std::string& weight_name, Tensor<float> initial_value);
+        Tensor<float>& state(std::size_t index) { return m_state.at(index).second; }
+
+        /// Keras's `epsilon or backend.epsilon()`: 0 and null both mean 1e-7.
+        static double epsilon_value(const json& config, double fallback = 1e-7);
+        /// A momentum in [0, 1], as SGD and RMSprop require.
+        static double momentum_value(const json& config);
+
+    private:
+        struct Tracked
+        {
+            BasicVariable<float> variable;
+            std::string path;
+            std::vector<std::pair<std::string, std::size_t>> slots; ///< slot name -> index in m_state
+        };
+
+        /// Indices of the tracked variables of `weights` (tracking new ones); only those with a gradient
+        /// when `with_grad_only`.
+        std::vector<std::size_t> track(const std::vector<Weight<float>*>& weights,
+                                       const std::vector<std::string>& paths, bool with_grad_only);
+        std::vector<Tensor<float>> clipped_gradients(const std::vector<Weight<float>*>& weights) const;
+
+        std::string m_name;
+        double m_learning_rate = 0.0;
+        SchedulePtr m_schedule;
+        double m_decay = 0.0;
+        std::optional<double> m_clipnorm;
+        std::optional<double> m_clipvalue;
+        std::optional<double> m_global_clipnorm;
+
+        std::int64_t m_iterations = 0;
+        std::vector<Tracked> m_vars;
+        std::vector<OptimizerWeight> m_state; ///< every state variable but iterations, in creation order
+        std::vector<std::string> m_slot_names;
+    };
+
+    using OptimizerPtr = std::unique_ptr<Optimizer>;
+
+    /// Optimizers by Keras class name and lower-case alias ("Adam", "adam", ...); factories take the config.
+    Registry<OptimizerPtr, const json&>& optimizer_registry();
+
+    /// Keras's optimizers.get: "adam" / "Adam" (case-insensitive, as Keras's deserialize), or
+    /// {"class_name": ..., "config": {...}}.
+    OptimizerPtr get_optimizer(const json& identifier);
+    /// {"class_name": ..., "config": ...}
+    json serialize(const Optimizer& optimizer);
+
+    /// "<layer>/<weight>" for every trainable weight of the model, in trainable_weights() order.
+    std::vector<std::string> trainable_weight_paths(BasicSequential<float>& model);
+}

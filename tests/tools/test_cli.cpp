@@ -1,0 +1,185 @@
+// The xkeras command-line tool, run as a user runs it: exit codes, messages, output files.
+#include "framework/io/hdf5_file.hpp"
+#include "framework/io/keras_h5.hpp"
+#include "support/checks.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sys/wait.h>
+
+using namespace xk;
+namespace fs = std::filesystem;
+
+namespace
+{
+    const fs::path data_dir = XKERAS_TEST_DATA_DIR;
+
+    struct Run
+    {
+        int status;
+        std::string out; // stdout and stderr
+    };
+
+    Run xkeras(const std::string& arguments)
+    {
+        std::string command = std::string(XKERAS_CLI) + " " + arguments + " 2>&1";
+        Run run{0, {}};
+        FILE* pipe = popen(command.c_str(), "r");
+        BOOST_REQUIRE(pipe);
+        std::array<char, 4096> buffer;
+        while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
+            run.out.append(buffer.data(), n);
+        int raw = pclose(pipe);
+        run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+        return run;
+    }
+
+    struct ScratchDir
+    {
+        fs::path path = fs::temp_directory_path() / ("xkeras_cli_test_" + std::to_string(::getpid()));
+        ScratchDir() { fs::create_directories(path); }
+        ~ScratchDir() { fs::remove_all(path); }
+    };
+
+    std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+    void check_close(const std::string& what, const Tensor<float>& got, const Tensor<float>& expected)
+    {
+        std::string why;
+        BOOST_TEST(test::close_to_scale(got, expected, 1e-4, &why), what << ": " << why);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE(cli)
+
+BOOST_AUTO_TEST_CASE(grad_and_predict_match_the_reference_cases)
+{
+    ScratchDir scratch;
+    std::size_t n = 0;
+    for (const auto& entry : fs::directory_iterator(data_dir / "reference/valid"))
+    {
+        // Every third case keeps the suite quick; the in-process conformance test runs them all.
+        if (!entry.is_directory() || !fs::exists(entry.path() / "expect.h5") || std::hash<std::string>{}(entry.path().filename()) % 3)
+            continue;
+        const fs::path dir = entry.path(), out = scratch.path / "out.h5";
+        BOOST_TEST_CONTEXT(dir.filename().string())
+        {
+            fs::remove(out);
+            Run run = xkeras("grad " + q(dir / "model.h5") + " " + q(dir / "input.h5") + " " + q(out));
+            BOOST_TEST_REQUIRE(run.status == 0, run.out);
+            auto got = h5::File::open_read(out.string());
+            auto expect = h5::File::open_read((dir / "expect.h5").string());
+            check_close("y", got.read<float>("y"), expect.read<float>("y"));
+            check_close("dx", got.read<float>("dx"), expect.read<float>("dx"));
+            // Every gradient the reference holds, at the same path in our output.
+            std::function<void(const std::string&)> visit = [&](const std::string& group) {
+                for (const auto& child : expect.children(group))
+                {
+                    const std::string path = group + "/" + child;
+                    if (expect.is_dataset(path))
+                        check_close(path, got.read<float>(path), expect.read<float>(path));
+                    else
+                        visit(path);
+                }
+            };
+            if (expect.exists("model_weights"))
+                visit("model_weights");
+
+            fs::remove(out);
+            run = xkeras("predict " + q(dir / "model.h5") + " " + q(dir / "input.h5") + " " + q(out));
+            BOOST_TEST_REQUIRE(run.status == 0, run.out);
+            check_close("predict y", h5::File::open_read(out.string()).read<float>("y"), expect.read<float>("y"));
+            ++n;
+        }
+    }
+    BOOST_TEST(n > 40u);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_models_exit_2_with_one_line_and_no_output)
+{
+    ScratchDir scratch;
+    for (const auto& entry : fs::directory_iterator(data_dir / "reference/invalid"))
+    {
+        const fs::path dir = entry.path(), out = scratch.path / "bad.h5";
+        if (!entry.is_directory() || dir.filename() == "bad012_kernel_larger_than_input") // valid in Keras: see conformance
+            continue;
+        BOOST_TEST_CONTEXT(dir.filename().string())
+        {
+            Run run = xkeras("predict " + q(dir / "model.h5") + " " + q(dir / "input.h5") + " " + q(out));
+            BOOST_TEST(run.status == 2);
+            BOOST_TEST(run.out.rfind("xkeras: ", 0) == 0u, run.out);
+            BOOST_TEST(std::count(run.out.begin(), run.out.end(), '\n') == 1);
+            BOOST_TEST(!fs::exists(out));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(usage_and_file_errors)
+{
+    ScratchDir scratch;
+    const fs::path model = data_dir / "reference/valid/c001_conv2d/model.h5", out = scratch.path / "o.h5";
+    BOOST_TEST(xkeras("").status == 2);
+    BOOST_TEST(xkeras("frobnicate").status == 2);
+    BOOST_TEST(xkeras("predict " + q(model)).status == 2);
+    Run missing = xkeras("predict " + q(scratch.path / "nope.h5") + " " + q(model) + " " + q(out));
+    BOOST_TEST(missing.status == 2);
+    BOOST_TEST(missing.out.find("nope.h5") != std::string::npos, missing.out);
+    Run no_upstream = xkeras("grad " + q(model) + " " + q(data_dir / "keras_files/cases/dl4j__conv1d_k3_s2_d1_cl_same/input.h5") + " " + q(out));
+    BOOST_TEST(no_upstream.status == 2);
+    BOOST_TEST(!fs::exists(out));
+    std::ofstream(scratch.path / "text.h5") << "not hdf5";
+    Run not_h5 = xkeras("summary " + q(scratch.path / "text.h5"));
+    BOOST_TEST(not_h5.status == 2);
+    BOOST_TEST(not_h5.out.find("text.h5") != std::string::npos, not_h5.out);
+}
+
+BOOST_AUTO_TEST_CASE(summary_lists_layers_shapes_and_parameters)
+{
+    Run run = xkeras("summary " + q(data_dir / "reference/valid/c006_conv2d_transpose_zero_padding2d_up_sampling2d/model.h5"));
+    BOOST_TEST_REQUIRE(run.status == 0, run.out);
+    for (const char* fragment : {"Model: \"sequential\"", "conv2d_transpose (Conv2DTranspose)", "(None, 8, 10, 3)", "21",
+                                 "zero_padding2d (ZeroPadding2D)", "(None, 10, 22, 3)", "Total params: 21",
+                                 "Trainable params: 21", "Non-trainable params: 0"})
+        BOOST_TEST(run.out.find(fragment) != std::string::npos, fragment << " missing from\n" << run.out);
+}
+
+BOOST_AUTO_TEST_CASE(gradcheck_passes_on_every_layer_family)
+{
+    for (const char* c : {"c000_conv1d_conv1d_1", "c003_separable_conv1d_zero_padding1d_up_sampling1d",
+                          "c006_conv2d_transpose_zero_padding2d_up_sampling2d", "c010_cropping3d_conv3d_up_sampling3d"})
+    {
+        const fs::path dir = data_dir / "reference/valid" / c;
+        Run run = xkeras("gradcheck " + q(dir / "model.h5") + " " + q(dir / "input.h5"));
+        BOOST_TEST(run.status == 0, c << ":\n" << run.out);
+        BOOST_TEST(run.out.find("gradcheck passed") != std::string::npos, run.out);
+        BOOST_TEST(run.out.find("worst relative error") != std::string::npos);
+    }
+    Run random_input = xkeras("gradcheck " + q(data_dir / "reference/valid/c001_conv2d/model.h5"));
+    BOOST_TEST(random_input.status == 0, random_input.out);
+}
+
+BOOST_AUTO_TEST_CASE(convert_moves_weights_between_layouts)
+{
+    ScratchDir scratch;
+    const fs::path model = data_dir / "reference/valid/c004_separable_conv2d_cropping2d/model.h5";
+    const fs::path k3 = scratch.path / "w.weights.h5", back = scratch.path / "w.h5";
+    BOOST_TEST_REQUIRE(xkeras("convert " + q(model) + " " + q(model) + " " + q(k3)).status == 0);
+    BOOST_TEST_REQUIRE(xkeras("convert " + q(model) + " " + q(k3) + " " + q(back)).status == 0);
+    auto original = load_model<float>(model.string());
+    auto reloaded = load_model<float>(model.string());
+    for (auto* w : reloaded.weights())
+        w->variable.value().fill(0.f);
+    load_weights(reloaded, back.string());
+    auto a = original.weights(), b = reloaded.weights();
+    BOOST_REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i)
+        BOOST_TEST(a[i]->variable.value() == b[i]->variable.value());
+    BOOST_TEST(xkeras("convert " + q(model) + " " + q(back) + " " + q(scratch.path / "x.h5")).status == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
