@@ -100,6 +100,12 @@ namespace xk
         configured_format = format;
     }
 
+    void reset_image_data_format()
+    {
+        std::lock_guard lock(format_mutex);
+        configured_format.reset();
+    }
+
     std::string data_format_value(const json& value)
     {
         if (value.is_null())

@@ -44,6 +44,8 @@ namespace xk
     /// $KERAS_HOME/keras.json (default ~/.keras/keras.json), else "channels_last".
     std::string image_data_format();
     void set_image_data_format(const std::string& format);
+    /// Forgets a set_image_data_format() and re-reads keras.json at the next image_data_format().
+    void reset_image_data_format();
 
     /// The keys of `config` that are not in `known`, for "unrecognized keyword argument" errors.
     std::vector<std::string> unknown_keys(const json& config, const std::vector<std::string>& known);

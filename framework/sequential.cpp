@@ -1,6 +1,8 @@
 #include "framework/sequential.hpp"
 #include "framework/ops.hpp"
 
+#include <fmt/core.h>
+
 #include <map>
 
 namespace xk
@@ -228,6 +230,61 @@ namespace xk
         for (const auto& l : m_layers)
             n += l->count_params();
         return n;
+    }
+
+    namespace
+    {
+        /// "1,199,882", as Keras prints parameter counts.
+        std::string with_commas(std::size_t n)
+        {
+            std::string digits = std::to_string(n), out;
+            for (std::size_t i = 0; i < digits.size(); ++i)
+            {
+                if (i && (digits.size() - i) % 3 == 0)
+                    out += ',';
+                out += digits[i];
+            }
+            return out;
+        }
+    }
+
+    template <class T>
+    std::string BasicSequential<T>::summary() const
+    {
+        struct Row
+        {
+            std::string layer, shape, params;
+        };
+        std::vector<Row> rows;
+        PartialShape shape = m_input_shape.value_or(PartialShape{});
+        std::size_t trainable = 0, total = 0;
+        for (const auto& layer : m_layers)
+        {
+            shape = layer->compute_output_shape(shape);
+            for (const auto* w : layer->weights())
+                if (w->trainable && layer->trainable())
+                    trainable += w->variable.value().size();
+            total += layer->count_params();
+            rows.push_back({layer->name() + " (" + layer->class_name() + ")", shape_str(shape),
+                            with_commas(layer->count_params())});
+        }
+        // Keras's column widths, widened when a name or shape would run into the next column.
+        std::size_t name_width = 28, shape_width = 26;
+        for (const auto& r : rows)
+        {
+            name_width = std::max(name_width, r.layer.size() + 2);
+            shape_width = std::max(shape_width, r.shape.size() + 2);
+        }
+        const std::size_t width = name_width + shape_width + 11;
+        const std::string rule(width, '_'), thick(width, '=');
+        std::string out = fmt::format("Model: \"{}\"\n{}\n {:<{}}{:<{}}{}\n{}\n", m_name, rule, "Layer (type)",
+                                      name_width, "Output Shape", shape_width, "Param #", thick);
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            out += fmt::format(" {:<{}}{:<{}}{}\n{}", rows[i].layer, name_width, rows[i].shape, shape_width,
+                               rows[i].params, i + 1 < rows.size() ? "\n" : "");
+        out += fmt::format("{}\nTotal params: {}\nTrainable params: {}\nNon-trainable params: {}\n{}\n", thick,
+                           with_commas(total), with_commas(trainable), with_commas(total - trainable), rule);
+        return out;
     }
 
     template <class T>

@@ -72,6 +72,10 @@ namespace xk
         std::vector<Weight<T>*> trainable_weights();
         std::size_t count_params() const;
 
+        /// Keras's model.summary() table: each layer's name, class, output shape and parameter count, then
+        /// the totals.
+        std::string summary() const;
+
         /// {"name": ..., "layers": [InputLayer config, layer configs...]} as tf.keras 2.x writes it.
         json get_config() const;
         /// From a Sequential config: the dict form or Keras 2.0-2.1's bare list of layers.

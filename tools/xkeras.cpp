@@ -26,56 +26,7 @@ namespace
     constexpr int exit_failed_check = 1;
     constexpr int exit_bad_input = 2;
 
-    /// "1,199,882", as Keras prints parameter counts.
-    std::string with_commas(std::size_t n)
-    {
-        std::string digits = std::to_string(n), out;
-        for (std::size_t i = 0; i < digits.size(); ++i)
-        {
-            if (i && (digits.size() - i) % 3 == 0)
-                out += ',';
-            out += digits[i];
-        }
-        return out;
-    }
-
-    void summary(const std::string& model_path)
-    {
-        auto model = load_model<float>(model_path);
-        struct Row
-        {
-            std::string layer, shape, params;
-        };
-        std::vector<Row> rows;
-        PartialShape shape = model.input_shape().value_or(PartialShape{});
-        std::size_t trainable = 0, total = 0;
-        for (std::size_t i = 0; i < model.size(); ++i)
-        {
-            auto& layer = model.layer(i);
-            shape = layer.compute_output_shape(shape);
-            for (auto* w : layer.trainable_weights())
-                trainable += w->variable.value().size();
-            total += layer.count_params();
-            rows.push_back({layer.name() + " (" + layer.class_name() + ")", shape_str(shape),
-                            with_commas(layer.count_params())});
-        }
-        // Keras's column widths, widened when a name or shape would run into the next column.
-        std::size_t name_width = 28, shape_width = 26;
-        for (const auto& r : rows)
-        {
-            name_width = std::max(name_width, r.layer.size() + 2);
-            shape_width = std::max(shape_width, r.shape.size() + 2);
-        }
-        const std::size_t width = name_width + shape_width + 11;
-        const std::string rule(width, '_'), thick(width, '=');
-        fmt::print("Model: \"{}\"\n{}\n {:<{}}{:<{}}{}\n{}\n", model.name(), rule, "Layer (type)", name_width,
-                   "Output Shape", shape_width, "Param #", thick);
-        for (std::size_t i = 0; i < rows.size(); ++i)
-            fmt::print(" {:<{}}{:<{}}{}\n{}", rows[i].layer, name_width, rows[i].shape, shape_width, rows[i].params,
-                       i + 1 < rows.size() ? "\n" : "");
-        fmt::print("{}\nTotal params: {}\nTrainable params: {}\nNon-trainable params: {}\n{}\n", thick,
-                   with_commas(total), with_commas(trainable), with_commas(total - trainable), rule);
-    }
+    void summary(const std::string& model_path) { fmt::print("{}", load_model<float>(model_path).summary()); }
 
     void predict(const std::string& model_path, const std::string& input_path, const std::string& output_path)
     {
