@@ -63,9 +63,10 @@ namespace xk
                                                          : fmt::format("{:.0f}us/step", per_step * 1e6);
         if (m_verbose == 2)
         {
+            // Keras's verbose=2 epoch line: "63/63 - 5s - loss: ... - val_loss: ... - 5s/epoch - 80ms/step".
             if (done)
-                fmt::print(m_out, "{}/{} - {:.0f}s - {}{}\n", current, m_target, elapsed, step_time,
-                           format_values(values));
+                fmt::print(m_out, "{}/{} - {:.0f}s{} - {:.0f}s/epoch - {}\n", current, m_target, elapsed,
+                           format_values(values), elapsed, step_time);
             return;
         }
         // verbose 1: redraw at most every 50 ms, and always the last step.

@@ -1,6 +1,8 @@
 // The xkeras command-line tool, run as a user runs it: exit codes, messages, output files.
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
+#include "framework/model.hpp"
+#include "support/gradcheck.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -146,6 +148,37 @@ BOOST_AUTO_TEST_CASE(summary_lists_layers_shapes_and_parameters)
                                  "zero_padding2d (ZeroPadding2D)", "(None, 10, 22, 3)", "Total params: 21",
                                  "Trainable params: 21", "Non-trainable params: 0"})
         BOOST_TEST(run.out.find(fragment) != std::string::npos, fragment << " missing from\n" << run.out);
+}
+
+BOOST_AUTO_TEST_CASE(summary_and_predict_on_the_mnist_cnn_model)
+{
+    // The architecture examples/mnist_cnn saves: Keras's mnist_cnn has 1,199,882 parameters.
+    ScratchDir scratch;
+    Sequential model("mnist_cnn");
+    model.set_input({-1, 28, 28, 1});
+    model.add(make_layer("Conv2D", {{"filters", 32}, {"kernel_size", 3}, {"activation", "relu"}}));
+    model.add(make_layer("Conv2D", {{"filters", 64}, {"kernel_size", 3}, {"activation", "relu"}}));
+    model.add(make_layer("MaxPooling2D", {{"pool_size", 2}}));
+    model.add(make_layer("Dropout", {{"rate", 0.25}}));
+    model.add(make_layer("Flatten"));
+    model.add(make_layer("Dense", {{"units", 128}, {"activation", "relu"}}));
+    model.add(make_layer("Dropout", {{"rate", 0.5}}));
+    model.add(make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}));
+    model.compile("adam", "categorical_crossentropy", {"accuracy"});
+    const fs::path saved = scratch.path / "mnist_cnn.h5", in = scratch.path / "x.h5", out = scratch.path / "y.h5";
+    model.save(saved.string());
+    Run summary = xkeras("summary " + q(saved));
+    BOOST_TEST_REQUIRE(summary.status == 0, summary.out);
+    for (const char* fragment : {"Model: \"mnist_cnn\"", "(None, 24, 24, 64)", "(None, 9216)", "1,179,776",
+                                 "Total params: 1,199,882"})
+        BOOST_TEST(summary.out.find(fragment) != std::string::npos, fragment << " missing from\n" << summary.out);
+    const Tensor<float> x = test::random_tensor({3, 28, 28, 1}, 5) * 0.5 + 0.5;
+    h5::write_atomically(in.string(), [&](h5::File& f) { f.write("x", tensor_cast<float>(Tensor<double>(x))); });
+    Run predict = xkeras("predict " + q(saved) + " " + q(in) + " " + q(out));
+    BOOST_TEST_REQUIRE(predict.status == 0, predict.out);
+    const Tensor<float> y = h5::File::open_read(out.string()).read<float>("y");
+    std::string why;
+    BOOST_TEST(test::close_to_scale(y, model.predict(tensor_cast<float>(Tensor<double>(x))), 1e-6, &why), why);
 }
 
 BOOST_AUTO_TEST_CASE(gradcheck_passes_on_every_layer_family)
