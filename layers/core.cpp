@@ -296,7 +296,8 @@ namespace xk
         XK_CHECK(m_rate < 1.0, value_error, this->where(),
                  ": `rate` must be a float in the range [0, 1) to drop units in training. Received rate=",
                  m_rate_config.dump(), ".");
-        Rng rng = make_rng(m_seed);
+        // A seeded layer walks the stream seed, seed+1, ... one mask per training call, as tf.keras does.
+        Rng rng = make_rng(m_seed ? std::optional<std::uint64_t>(*m_seed + m_calls++) : std::nullopt);
         const T scale = T(1.0 / (1.0 - m_rate));
         Tensor mask = Tensor::from_shape(noise_shape_for(shape_of(x)));
         for (auto& m : mask)

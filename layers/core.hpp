@@ -6,6 +6,7 @@
 //   Activation: activation(x), elementwise (softmax along its axis).
 //   Dropout:    in training, x * mask / (1 - rate) with mask ~ Bernoulli(1 - rate) (broadcast along the
 //               noise_shape axes of size 1); identity in inference.
+#include <atomic>
 #include "framework/layer.hpp"
 
 #include <cstdint>
@@ -81,10 +82,9 @@ namespace xk
     };
 
     /// The mask: tf.keras 2.x draws it from TF's generators, which cannot be reproduced bit for bit; here it
-    /// comes from xk::make_rng. A layer with a `seed` draws the SAME mask at every training call (for a
-    /// given input shape), so a seeded layer is a fixed function that gradient checks can probe; tf.keras
-    /// instead moves on to seed+1, seed+2, ... at each call. An unseeded layer draws a new mask at every
-    /// call from the process-wide generator (reproducible after set_random_seed) -- the one to train with.
+    /// comes from xk::make_rng. A layer with a `seed` draws its k-th training mask from seed + k, as tf.keras
+    /// moves on to seed+1, seed+2, ... (two layers built with the same seed draw the same sequence). An
+    /// unseeded layer draws from the process-wide generator (reproducible after set_random_seed).
     template <class T>
     class Dropout : public BasicLayer<T>
     {
@@ -114,6 +114,7 @@ namespace xk
         json m_rate_config;                       // as given (0 stays an int, as Keras writes it back)
         std::optional<std::vector<long>> m_noise_shape; // -1 for None
         std::optional<std::uint64_t> m_seed;
+        mutable std::atomic<std::uint64_t> m_calls{0}; ///< training calls so far: the seed stream's position
         json m_seed_config;
     };
 }
