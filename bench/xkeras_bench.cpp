@@ -259,6 +259,45 @@ namespace
         return model;
     }
 
+    /// --phases for a model: each layer alone, forward and backward (upstream of ones) on the input the stack
+    /// gives it, in training mode; what the step spends beyond them is the loss, the optimizer and the glue.
+    void report_model_phases(const std::string& name, Sequential& model, const Tensor<float>& x, double step, int reps)
+    {
+        Tensor<float> input = x;
+        double layers_total = 0;
+        for (std::size_t i = 0; i < model.size(); ++i)
+        {
+            Layer& layer = model.layer(i);
+            Variable in(input, /*requires_grad=*/i > 0); // the model's input needs no gradient
+            std::vector<double> fwd, bwd;
+            Tensor<float> output;
+            for (int r = 0; r < warmup_steps + reps; ++r)
+            {
+                clear_gradients(layer, in);
+                Tape tape;
+                Variable y;
+                const double tf = seconds_of([&] { y = layer.call(tape, in, true); });
+                const double tb = seconds_of([&] { tape.backward(y, Tensor<float>(y.value().shape(), 1.f)); });
+                g_checksum += step_checksum(layer, in, y);
+                if (r >= warmup_steps)
+                {
+                    fwd.push_back(tf);
+                    bwd.push_back(tb);
+                }
+                output = y.value();
+            }
+            for (auto* w : layer.weights())
+                w->variable.zero_grad(); // leave the model as train_on_batch expects it
+            const double f = median(fwd), b = median(bwd);
+            layers_total += f + b;
+            fmt::print(stderr, "phases {}/{:<20} forward {:8.3f} ms  backward {:8.3f} ms  output {}\n", name,
+                       layer.name(), f * 1e3, b * 1e3, shape_str(shape_of(output)));
+            input = std::move(output);
+        }
+        fmt::print(stderr, "phases {}: layers {:.3f} ms of a {:.3f} ms step; loss, optimizer and the rest {:.3f} ms\n",
+                   name, layers_total * 1e3, step * 1e3, (step - layers_total) * 1e3);
+    }
+
     json run_model(const json& spec, const Options& options)
     {
         const std::string name = spec.at("name").get<std::string>();
@@ -291,6 +330,8 @@ namespace
                 times.push_back(t);
         }
         const double t = median(times);
+        if (options.phases)
+            report_model_phases(name, model, x, t, options.reps);
         return {{"ms", round_to(t * 1e3, 3)}, {"samples_per_s", round_to(double(batch) / t, 1)}};
     }
 
