@@ -151,7 +151,7 @@ def main():
         gflops = ours[name].get("gflops")
         pct = None if gflops is None else 100 * gflops * 1e9 / peak
         bound = bound_seconds(case, peak) * 1e3
-        row = [name, fmt(o, 2), fmt(t, 2), fmt(ratio, 2), fmt(gflops), fmt(pct), fmt(bound, 2), fmt(o / bound),
+        row = [name, fmt(o, 2), fmt(t, 2), fmt(ratio, 2), fmt(gflops), fmt(pct), f"{bound:.3g}", fmt(o / bound),
                fmt(t / bound)]
         if ours1:
             if name in ours1:
