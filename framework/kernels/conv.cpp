@@ -1,10 +1,12 @@
 #include "framework/kernels/conv.hpp"
+#include "framework/kernels/conv_avx512.hpp"
 #include "framework/kernels/conv_detail.hpp"
 #include "framework/kernels/gemm.hpp"
 #include "framework/parallel.hpp"
 
 #include <algorithm>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 namespace xk::kernels
@@ -129,6 +131,9 @@ namespace xk::kernels
             });
             return;
         }
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::avx512_conv_applies(g))
+                return detail::conv_forward_avx512(g, x, w, y);
         const std::size_t rows = tile_rows(k);
         const std::size_t tiles = (m + rows - 1) / rows;
         parallel_for(tiles, 1, [&](std::size_t t0, std::size_t t1) {
@@ -160,6 +165,9 @@ namespace xk::kernels
             });
             return;
         }
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::avx512_conv_applies(g))
+                return detail::conv_backward_input_avx512(g, dy, w, dx);
         // Images are independent: parallel over the batch keeps the scatter-adds of col2im race-free.
         const std::size_t per_image = g.out_pixels();
         const std::size_t rows = tile_rows(k);

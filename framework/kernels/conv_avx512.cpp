@@ -1,0 +1,268 @@
+#include "framework/kernels/conv_avx512.hpp"
+
+#if defined(__AVX512F__)
+
+#include "framework/parallel.hpp"
+
+// GCC 12 reports its own intrinsics' undefined-vector placeholders as maybe-uninitialized at -O3.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+namespace xk::kernels::detail
+{
+    namespace
+    {
+        // Register tile as in sgemm_avx512.cpp: 14 output rows x 32 output channels in 28 zmm accumulators.
+        constexpr std::size_t MR = 14;
+        constexpr std::size_t NR = 32;
+        // Output-row tiles per parallel task: enough work to amortise a task, small enough to balance 2 cores.
+        constexpr std::size_t TILES_PER_TASK = 4;
+
+        /// Packs the k x n matrix element(p, j) into NR-column panels, row by row, zero past column n.
+        template <class Element>
+        std::vector<float> pack_panels(std::size_t k, std::size_t n, Element element)
+        {
+            const std::size_t panels = (n + NR - 1) / NR;
+            std::vector<float> out(panels * k * NR + 16);
+            for (std::size_t jp = 0; jp < panels; ++jp)
+                for (std::size_t p = 0; p < k; ++p)
+                    for (std::size_t j = 0; j < NR; ++j)
+                    {
+                        const std::size_t col = jp * NR + j;
+                        out[(jp * k + p) * NR + j] = col < n ? element(p, col) : 0.0f;
+                    }
+            return out;
+        }
+
+        /// out[i][0:cols] (+)= sum over taps t and depth c of ptrs[t][i][c] * B[(t, c), 0:cols] for MR rows;
+        /// rows with out[i] == nullptr are not stored (their pointers lead to a zero row).
+        void gather_tile(std::size_t taps, std::size_t depth, const float* const* ptrs, const float* __restrict bp,
+                         float* const* outs, std::size_t col0, std::size_t cols, bool accumulate)
+        {
+            __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 14
+            for (std::size_t i = 0; i < MR; ++i)
+            {
+                acc0[i] = _mm512_setzero_ps();
+                acc1[i] = _mm512_setzero_ps();
+            }
+            for (std::size_t t = 0; t < taps; ++t)
+            {
+                const float* const* r = ptrs + t * MR;
+                for (std::size_t c = 0; c < depth; ++c)
+                {
+                    const __m512 b0 = _mm512_loadu_ps(bp);
+                    const __m512 b1 = _mm512_loadu_ps(bp + 16);
+                    bp += NR;
+#pragma GCC unroll 14
+                    for (std::size_t i = 0; i < MR; ++i)
+                    {
+                        const __m512 av = _mm512_set1_ps(r[i][c]);
+                        acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
+                        acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
+                    }
+                }
+            }
+            const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+            const __mmask16 m1 =
+                cols >= 32 ? __mmask16(0xFFFF) : cols > 16 ? __mmask16((1u << (cols - 16)) - 1) : __mmask16(0);
+#pragma GCC unroll 14
+            for (std::size_t i = 0; i < MR; ++i)
+            {
+                if (!outs[i])
+                    continue;
+                float* row = outs[i] + col0;
+                __m512 r0 = acc0[i], r1 = acc1[i];
+                if (accumulate)
+                {
+                    r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, row));
+                    r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, row + 16));
+                }
+                _mm512_mask_storeu_ps(row, m0, r0);
+                _mm512_mask_storeu_ps(row + 16, m1, r1);
+            }
+        }
+
+        /// Runs `rows` output rows in MR-row tiles over the packed panels (k = taps * depth rows each), in
+        /// parallel; locate(row0, count, ptrs, outs) fills a tile's pointer table.
+        template <class Locate>
+        void run_tiles(std::size_t rows, std::size_t taps, std::size_t depth, std::size_t n, const float* bpack,
+                       bool accumulate, const Locate& locate)
+        {
+            const std::size_t tiles = (rows + MR - 1) / MR;
+            const std::size_t k = taps * depth;
+            parallel_for(tiles, TILES_PER_TASK, [&](std::size_t t0, std::size_t t1) {
+                std::vector<const float*> ptrs(taps * MR);
+                std::array<float*, MR> outs{};
+                for (std::size_t tile = t0; tile < t1; ++tile)
+                {
+                    const std::size_t row0 = tile * MR, count = std::min(MR, rows - row0);
+                    locate(row0, count, ptrs.data(), outs.data());
+                    for (std::size_t j0 = 0; j0 < n; j0 += NR)
+                        gather_tile(taps, depth, ptrs.data(), bpack + j0 * k, outs.data(), j0, std::min(NR, n - j0),
+                                    accumulate);
+                }
+            });
+        }
+
+        std::size_t flat(const ConvGeometry& g, const std::array<std::size_t, 3>& ext, std::size_t n,
+                         const std::array<long, 3>& pos)
+        {
+            return ((n * ext[0] + std::size_t(pos[0])) * ext[1] + std::size_t(pos[1])) * ext[2] + std::size_t(pos[2]);
+        }
+    }
+
+    bool avx512_conv_applies(const ConvGeometry& g) { return g.groups == 1; }
+
+    void conv_forward_avx512(const ConvGeometry& g, const float* x, const float* w, float* y)
+    {
+        const std::size_t taps = g.taps(), cin = g.in_channels, cout = g.out_channels;
+        // w read row-major is the (taps * cin) x cout matrix of the product.
+        const std::vector<float> bpack =
+            pack_panels(taps * cin, cout, [&](std::size_t p, std::size_t j) { return w[p * cout + j]; });
+        const std::vector<float> zero(cin + 16, 0.0f);
+        const std::size_t rows = g.batch * g.out_pixels();
+        run_tiles(rows, taps, cin, cout, bpack.data(), false,
+                  [&](std::size_t row0, std::size_t count, const float** ptrs, float** outs) {
+                      for (std::size_t i = 0; i < MR; ++i)
+                      {
+                          if (i >= count)
+                          {
+                              outs[i] = nullptr;
+                              for (std::size_t t = 0; t < taps; ++t)
+                                  ptrs[t * MR + i] = zero.data();
+                              continue;
+                          }
+                          std::size_t idx = row0 + i;
+                          outs[i] = y + idx * cout;
+                          std::array<std::size_t, 3> o{};
+                          o[2] = idx % g.out[2];
+                          idx /= g.out[2];
+                          o[1] = idx % g.out[1];
+                          idx /= g.out[1];
+                          o[0] = idx % g.out[0];
+                          const std::size_t n = idx / g.out[0];
+                          std::size_t t = 0;
+                          for (std::size_t td = 0; td < g.kernel[0]; ++td)
+                              for (std::size_t th = 0; th < g.kernel[1]; ++th)
+                                  for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
+                                  {
+                                      const std::array<std::size_t, 3> tap{td, th, tw};
+                                      std::array<long, 3> src{};
+                                      bool inside = true;
+                                      for (int a = 0; a < 3; ++a)
+                                      {
+                                          src[a] = long(o[a] * g.stride[a]) - g.pad_before[a] +
+                                                   long(tap[a] * g.dilation[a]);
+                                          inside = inside && src[a] >= 0 && src[a] < long(g.in[a]);
+                                      }
+                                      ptrs[t * MR + i] = inside ? x + flat(g, g.in, n, src) * cin : zero.data();
+                                  }
+                      }
+                  });
+    }
+
+    void conv_backward_input_avx512(const ConvGeometry& g, const float* dy, const float* w, float* dx)
+    {
+        const std::size_t cin = g.in_channels, cout = g.out_channels;
+        const std::vector<float> zero(cout + 16, 0.0f);
+        // Input position i = o * s - pad + t * d along an axis: the taps reaching i are those with
+        // (i + pad - t * d) divisible by s. Splitting dx by i mod s (the stride phase) gives each phase a fixed
+        // tap subset, a dense stride-1 product over dy with no multiply by an absent sample.
+        std::array<std::size_t, 3> phases{};
+        for (int a = 0; a < 3; ++a)
+            phases[a] = std::min(g.stride[a], g.in[a]);
+        for (std::size_t p0 = 0; p0 < phases[0]; ++p0)
+            for (std::size_t p1 = 0; p1 < phases[1]; ++p1)
+                for (std::size_t p2 = 0; p2 < phases[2]; ++p2)
+                {
+                    const std::array<std::size_t, 3> phase{p0, p1, p2};
+                    std::array<std::size_t, 3> count{};
+                    for (int a = 0; a < 3; ++a)
+                        count[a] = (g.in[a] - phase[a] + g.stride[a] - 1) / g.stride[a];
+                    // Taps of this phase, and for each the offset of dy's position from the phase index j.
+                    std::vector<std::size_t> tap_index;
+                    std::vector<std::array<long, 3>> tap_shift;
+                    std::size_t t = 0;
+                    for (std::size_t td = 0; td < g.kernel[0]; ++td)
+                        for (std::size_t th = 0; th < g.kernel[1]; ++th)
+                            for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
+                            {
+                                const std::array<std::size_t, 3> tap{td, th, tw};
+                                std::array<long, 3> shift{};
+                                bool reaches = true;
+                                for (int a = 0; a < 3; ++a)
+                                {
+                                    const long num = long(phase[a]) + g.pad_before[a] - long(tap[a] * g.dilation[a]);
+                                    const long s = long(g.stride[a]);
+                                    reaches = reaches && ((num % s) + s) % s == 0;
+                                    shift[a] = num >= 0 ? num / s : -((-num) / s);
+                                }
+                                if (reaches)
+                                {
+                                    tap_index.push_back(t);
+                                    tap_shift.push_back(shift);
+                                }
+                            }
+                    const std::size_t taps = tap_index.size();
+                    const std::size_t rows = g.batch * count[0] * count[1] * count[2];
+                    if (taps == 0 || rows == 0)
+                        continue;
+                    // B[(tap, o), c] = w[tap, c, o]: the kernel flipped and transposed in its channels.
+                    const std::vector<float> bpack =
+                        pack_panels(taps * cout, cin, [&](std::size_t p, std::size_t c) {
+                            return w[(tap_index[p / cout] * cin + c) * cout + p % cout];
+                        });
+                    run_tiles(rows, taps, cout, cin, bpack.data(), true,
+                              [&](std::size_t row0, std::size_t cnt, const float** ptrs, float** outs) {
+                                  for (std::size_t i = 0; i < MR; ++i)
+                                  {
+                                      if (i >= cnt)
+                                      {
+                                          outs[i] = nullptr;
+                                          for (std::size_t k = 0; k < taps; ++k)
+                                              ptrs[k * MR + i] = zero.data();
+                                          continue;
+                                      }
+                                      std::size_t idx = row0 + i;
+                                      std::array<long, 3> j{}, pos{};
+                                      j[2] = long(idx % count[2]);
+                                      idx /= count[2];
+                                      j[1] = long(idx % count[1]);
+                                      idx /= count[1];
+                                      j[0] = long(idx % count[0]);
+                                      const std::size_t n = idx / count[0];
+                                      for (int a = 0; a < 3; ++a)
+                                          pos[a] = long(phase[a]) + long(g.stride[a]) * j[a];
+                                      outs[i] = dx + flat(g, g.in, n, pos) * cin;
+                                      for (std::size_t k = 0; k < taps; ++k)
+                                      {
+                                          std::array<long, 3> o{};
+                                          bool inside = true;
+                                          for (int a = 0; a < 3; ++a)
+                                          {
+                                              o[a] = j[a] + tap_shift[k][a];
+                                              inside = inside && o[a] >= 0 && o[a] < long(g.out[a]);
+                                          }
+                                          ptrs[k * MR + i] = inside ? dy + flat(g, g.out, n, o) * cout : zero.data();
+                                      }
+                                  }
+                              });
+                }
+    }
+}
+
+#else
+
+namespace xk::kernels::detail
+{
+    bool avx512_conv_applies(const ConvGeometry&) { return false; }
+    void conv_forward_avx512(const ConvGeometry&, const float*, const float*, float*) {}
+    void conv_backward_input_avx512(const ConvGeometry&, const float*, const float*, float*) {}
+}
+
+#endif
