@@ -20,95 +20,113 @@ namespace xk::kernels::detail
 
     namespace
     {
-        // Register tile as in sgemm_avx512.cpp: 14 output rows x 32 output channels in 28 zmm accumulators.
-        constexpr std::size_t MR = 14;
-        constexpr std::size_t NR = 32;
+        // Register tiles: 14 rows x 32 channels (as in sgemm_avx512.cpp), or 28 rows x 16 channels when the
+        // product has at most 16 columns, so a narrow output (C_in = 16 in the backward pass) wastes no lanes.
+        // Either way 28 zmm accumulators.
+        constexpr std::size_t MAX_MR = 28;
         // Output-row tiles per parallel task: enough work to amortise a task, small enough to balance 2 cores.
         constexpr std::size_t TILES_PER_TASK = 4;
 
-        /// Packs the k x n matrix element(p, j) into NR-column panels, row by row, zero past column n.
+        /// Packs the k x n matrix element(p, j) into `width`-column panels, row by row, zero past column n.
         template <class Element>
-        std::vector<float> pack_panels(std::size_t k, std::size_t n, Element element)
+        std::vector<float> pack_panels(std::size_t k, std::size_t n, std::size_t width, Element element)
         {
-            const std::size_t panels = (n + NR - 1) / NR;
-            std::vector<float> out(panels * k * NR + 16);
+            const std::size_t panels = (n + width - 1) / width;
+            std::vector<float> out(panels * k * width + 16);
             for (std::size_t jp = 0; jp < panels; ++jp)
                 for (std::size_t p = 0; p < k; ++p)
-                    for (std::size_t j = 0; j < NR; ++j)
+                    for (std::size_t j = 0; j < width; ++j)
                     {
-                        const std::size_t col = jp * NR + j;
-                        out[(jp * k + p) * NR + j] = col < n ? element(p, col) : 0.0f;
+                        const std::size_t col = jp * width + j;
+                        out[(jp * k + p) * width + j] = col < n ? element(p, col) : 0.0f;
                     }
             return out;
         }
 
-        /// out[i][0:cols] (+)= sum over taps t and depth c of ptrs[t][i][c] * B[(t, c), 0:cols] for MR rows;
-        /// rows with out[i] == nullptr are not stored (their pointers lead to a zero row).
+        __mmask16 lane_mask(std::size_t cols, std::size_t v)
+        {
+            const std::size_t first = v * 16;
+            if (cols <= first)
+                return 0;
+            return cols - first >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - first)) - 1);
+        }
+
+        /// out[i][0:cols] (+)= sum over taps t and depth c of ptrs[t][i][c] * B[(t, c), 0:cols] for R rows of
+        /// V vectors; rows with out[i] == nullptr are not stored (their pointers lead to a zero row).
+        template <std::size_t R, std::size_t V>
         void gather_tile(std::size_t taps, std::size_t depth, const float* const* ptrs, const float* __restrict bp,
                          float* const* outs, std::size_t col0, std::size_t cols, bool accumulate)
         {
-            __m512 acc0[MR], acc1[MR];
-#pragma GCC unroll 14
-            for (std::size_t i = 0; i < MR; ++i)
-            {
-                acc0[i] = _mm512_setzero_ps();
-                acc1[i] = _mm512_setzero_ps();
-            }
+            __m512 acc[R][V];
+#pragma GCC unroll 28
+            for (std::size_t i = 0; i < R; ++i)
+                for (std::size_t v = 0; v < V; ++v)
+                    acc[i][v] = _mm512_setzero_ps();
             for (std::size_t t = 0; t < taps; ++t)
             {
-                const float* const* r = ptrs + t * MR;
+                const float* const* r = ptrs + t * R;
                 for (std::size_t c = 0; c < depth; ++c)
                 {
-                    const __m512 b0 = _mm512_loadu_ps(bp);
-                    const __m512 b1 = _mm512_loadu_ps(bp + 16);
-                    bp += NR;
-#pragma GCC unroll 14
-                    for (std::size_t i = 0; i < MR; ++i)
+                    __m512 b[V];
+                    for (std::size_t v = 0; v < V; ++v)
+                        b[v] = _mm512_loadu_ps(bp + 16 * v);
+                    bp += 16 * V;
+#pragma GCC unroll 28
+                    for (std::size_t i = 0; i < R; ++i)
                     {
                         const __m512 av = _mm512_set1_ps(r[i][c]);
-                        acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
-                        acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
+                        for (std::size_t v = 0; v < V; ++v)
+                            acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);
                     }
                 }
             }
-            const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
-            const __mmask16 m1 =
-                cols >= 32 ? __mmask16(0xFFFF) : cols > 16 ? __mmask16((1u << (cols - 16)) - 1) : __mmask16(0);
-#pragma GCC unroll 14
-            for (std::size_t i = 0; i < MR; ++i)
+            __mmask16 masks[V];
+            for (std::size_t v = 0; v < V; ++v)
+                masks[v] = lane_mask(cols, v);
+#pragma GCC unroll 28
+            for (std::size_t i = 0; i < R; ++i)
             {
                 if (!outs[i])
                     continue;
                 float* row = outs[i] + col0;
-                __m512 r0 = acc0[i], r1 = acc1[i];
-                if (accumulate)
+                for (std::size_t v = 0; v < V; ++v)
                 {
-                    r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, row));
-                    r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, row + 16));
+                    __m512 r0 = acc[i][v];
+                    if (accumulate)
+                        r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(masks[v], row + 16 * v));
+                    _mm512_mask_storeu_ps(row + 16 * v, masks[v], r0);
                 }
-                _mm512_mask_storeu_ps(row, m0, r0);
-                _mm512_mask_storeu_ps(row + 16, m1, r1);
             }
         }
 
-        /// Runs `rows` output rows in MR-row tiles over the packed panels (k = taps * depth rows each), in
-        /// parallel; locate(row0, count, ptrs, outs) fills a tile's pointer table.
-        template <class Locate>
-        void run_tiles(std::size_t rows, std::size_t taps, std::size_t depth, std::size_t n, const float* bpack,
+        /// Runs `rows` output rows in tiles over the product with B = element(p, j) (k = taps * depth rows,
+        /// n columns), in parallel; locate(row0, count, tile_rows, ptrs, outs) fills a tile's pointer table
+        /// (ptrs[t * tile_rows + i]) and its output rows.
+        template <class Element, class Locate>
+        void run_tiles(std::size_t rows, std::size_t taps, std::size_t depth, std::size_t n, Element element,
                        bool accumulate, const Locate& locate)
         {
-            const std::size_t tiles = (rows + MR - 1) / MR;
+            const bool narrow = n <= 16;
+            const std::size_t mr = narrow ? 28 : 14, width = narrow ? 16 : 32;
             const std::size_t k = taps * depth;
+            const std::vector<float> bpack = pack_panels(k, n, width, element);
+            const std::size_t tiles = (rows + mr - 1) / mr;
             parallel_for(tiles, TILES_PER_TASK, [&](std::size_t t0, std::size_t t1) {
-                std::vector<const float*> ptrs(taps * MR);
-                std::array<float*, MR> outs{};
+                std::vector<const float*> ptrs(taps * mr);
+                std::array<float*, MAX_MR> outs{};
                 for (std::size_t tile = t0; tile < t1; ++tile)
                 {
-                    const std::size_t row0 = tile * MR, count = std::min(MR, rows - row0);
-                    locate(row0, count, ptrs.data(), outs.data());
-                    for (std::size_t j0 = 0; j0 < n; j0 += NR)
-                        gather_tile(taps, depth, ptrs.data(), bpack + j0 * k, outs.data(), j0, std::min(NR, n - j0),
-                                    accumulate);
+                    const std::size_t row0 = tile * mr, count = std::min(mr, rows - row0);
+                    locate(row0, count, mr, ptrs.data(), outs.data());
+                    for (std::size_t j0 = 0; j0 < n; j0 += width)
+                    {
+                        const float* bp = bpack.data() + j0 * k;
+                        const std::size_t cols = std::min(width, n - j0);
+                        if (narrow)
+                            gather_tile<28, 1>(taps, depth, ptrs.data(), bp, outs.data(), j0, cols, accumulate);
+                        else
+                            gather_tile<14, 2>(taps, depth, ptrs.data(), bp, outs.data(), j0, cols, accumulate);
+                    }
                 }
             });
         }
@@ -125,20 +143,18 @@ namespace xk::kernels::detail
     void conv_forward_avx512(const ConvGeometry& g, const float* x, const float* w, float* y)
     {
         const std::size_t taps = g.taps(), cin = g.in_channels, cout = g.out_channels;
-        // w read row-major is the (taps * cin) x cout matrix of the product.
-        const std::vector<float> bpack =
-            pack_panels(taps * cin, cout, [&](std::size_t p, std::size_t j) { return w[p * cout + j]; });
         const std::vector<float> zero(cin + 16, 0.0f);
         const std::size_t rows = g.batch * g.out_pixels();
-        run_tiles(rows, taps, cin, cout, bpack.data(), false,
-                  [&](std::size_t row0, std::size_t count, const float** ptrs, float** outs) {
-                      for (std::size_t i = 0; i < MR; ++i)
+        // w read row-major is the (taps * cin) x cout matrix of the product.
+        run_tiles(rows, taps, cin, cout, [&](std::size_t p, std::size_t j) { return w[p * cout + j]; }, false,
+                  [&](std::size_t row0, std::size_t count, std::size_t mr, const float** ptrs, float** outs) {
+                      for (std::size_t i = 0; i < mr; ++i)
                       {
                           if (i >= count)
                           {
                               outs[i] = nullptr;
                               for (std::size_t t = 0; t < taps; ++t)
-                                  ptrs[t * MR + i] = zero.data();
+                                  ptrs[t * mr + i] = zero.data();
                               continue;
                           }
                           std::size_t idx = row0 + i;
@@ -164,7 +180,7 @@ namespace xk::kernels::detail
                                                    long(tap[a] * g.dilation[a]);
                                           inside = inside && src[a] >= 0 && src[a] < long(g.in[a]);
                                       }
-                                      ptrs[t * MR + i] = inside ? x + flat(g, g.in, n, src) * cin : zero.data();
+                                      ptrs[t * mr + i] = inside ? x + flat(g, g.in, n, src) * cin : zero.data();
                                   }
                       }
                   });
@@ -217,19 +233,18 @@ namespace xk::kernels::detail
                     if (taps == 0 || rows == 0)
                         continue;
                     // B[(tap, o), c] = w[tap, c, o]: the kernel flipped and transposed in its channels.
-                    const std::vector<float> bpack =
-                        pack_panels(taps * cout, cin, [&](std::size_t p, std::size_t c) {
-                            return w[(tap_index[p / cout] * cin + c) * cout + p % cout];
-                        });
-                    run_tiles(rows, taps, cout, cin, bpack.data(), true,
-                              [&](std::size_t row0, std::size_t cnt, const float** ptrs, float** outs) {
-                                  for (std::size_t i = 0; i < MR; ++i)
+                    auto flipped = [&](std::size_t p, std::size_t c) {
+                        return w[(tap_index[p / cout] * cin + c) * cout + p % cout];
+                    };
+                    run_tiles(rows, taps, cout, cin, flipped, true,
+                              [&](std::size_t row0, std::size_t cnt, std::size_t mr, const float** ptrs, float** outs) {
+                                  for (std::size_t i = 0; i < mr; ++i)
                                   {
                                       if (i >= cnt)
                                       {
                                           outs[i] = nullptr;
                                           for (std::size_t k = 0; k < taps; ++k)
-                                              ptrs[k * MR + i] = zero.data();
+                                              ptrs[k * mr + i] = zero.data();
                                           continue;
                                       }
                                       std::size_t idx = row0 + i;
@@ -252,7 +267,7 @@ namespace xk::kernels::detail
                                               o[a] = j[a] + tap_shift[k][a];
                                               inside = inside && o[a] >= 0 && o[a] < long(g.out[a]);
                                           }
-                                          ptrs[k * MR + i] = inside ? dy + flat(g, g.out, n, o) * cout : zero.data();
+                                          ptrs[k * mr + i] = inside ? dy + flat(g, g.out, n, o) * cout : zero.data();
                                       }
                                   }
                               });
