@@ -287,40 +287,36 @@ namespace xk::kernels::detail
         }
 
         /// Calls body(n, o, taps_src) for every output pixel of images [n0, n1): taps_src[t] is the input
-        /// pixel index (within image n) read by tap t, or -1 in the padding. The depth/height part of each
-        /// tap's source is worked out once per output row.
+        /// pixel index (within image n) read by tap t, or -1 in the padding. The table is the same for every
+        /// image, so it is built once per call and the per-pixel work is the arithmetic alone.
         template <class Body>
         void for_output_pixels(const ConvGeometry& g, std::size_t n0, std::size_t n1, Body body)
         {
-            const std::size_t kw = g.kernel[2], planes = g.kernel[0] * g.kernel[1];
-            std::vector<long> src(g.taps()), row_base(planes);
-            for (std::size_t n = n0; n < n1; ++n)
-                for (std::size_t od = 0; od < g.out[0]; ++od)
-                    for (std::size_t oh = 0; oh < g.out[1]; ++oh)
+            const std::size_t taps = g.taps(), pixels = g.out_pixels();
+            std::vector<long> table(pixels * taps);
+            for (std::size_t od = 0, o = 0; od < g.out[0]; ++od)
+                for (std::size_t oh = 0; oh < g.out[1]; ++oh)
+                    for (std::size_t ow = 0; ow < g.out[2]; ++ow, ++o)
                     {
+                        long* src = table.data() + o * taps;
+                        std::size_t t = 0;
                         for (std::size_t td = 0; td < g.kernel[0]; ++td)
                         {
                             const long id = source(g, 0, od, td);
                             for (std::size_t th = 0; th < g.kernel[1]; ++th)
                             {
                                 const long ih = id < 0 ? -1 : source(g, 1, oh, th);
-                                row_base[td * g.kernel[1] + th] = ih < 0 ? -1 : (id * long(g.in[1]) + ih) * long(g.in[2]);
+                                for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
+                                {
+                                    const long iw = ih < 0 ? -1 : source(g, 2, ow, tw);
+                                    src[t] = iw < 0 ? -1 : (id * long(g.in[1]) + ih) * long(g.in[2]) + iw;
+                                }
                             }
-                        }
-                        const std::size_t row = (od * g.out[1] + oh) * g.out[2];
-                        for (std::size_t ow = 0; ow < g.out[2]; ++ow)
-                        {
-                            const long iw0 = long(ow * g.stride[2]) - g.pad_before[2];
-                            for (std::size_t tw = 0; tw < kw; ++tw)
-                            {
-                                const long iw = iw0 + long(tw * g.dilation[2]);
-                                const bool inside = iw >= 0 && iw < long(g.in[2]);
-                                for (std::size_t pl = 0; pl < planes; ++pl)
-                                    src[pl * kw + tw] = (inside && row_base[pl] >= 0) ? row_base[pl] + iw : -1;
-                            }
-                            body(n, row + ow, src.data());
                         }
                     }
+            for (std::size_t n = n0; n < n1; ++n)
+                for (std::size_t o = 0; o < pixels; ++o)
+                    body(n, o, table.data() + o * taps);
         }
 
         /// Images per task: at least one, and enough tasks for both cores.
