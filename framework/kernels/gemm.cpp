@@ -1,4 +1,5 @@
 #include "framework/kernels/gemm.hpp"
+#include "framework/kernels/sgemm_avx512.hpp"
 
 #include <cblas.h>
 
@@ -30,6 +31,11 @@ namespace xk::kernels
     {
         if (m == 0 || n == 0)
             return;
+        if (detail::has_avx512_sgemm())
+        {
+            detail::sgemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
         ensure_single_threaded_blas();
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n),
                     int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));

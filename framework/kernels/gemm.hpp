@@ -1,6 +1,7 @@
 #pragma once
 // Row-major general matrix product, C = alpha * op(A) * op(B) + beta * C. The only door to BLAS: its
-// header clashes with xtensor-blas's declarations, so it is included in gemm.cpp alone.
+// header clashes with xtensor-blas's declarations, so it is included in gemm.cpp alone. float runs the
+// project's AVX-512 kernel (sgemm_avx512.cpp) when the build targets AVX-512; double and other builds use BLAS.
 #include <cstddef>
 
 namespace xk::kernels
