@@ -1,0 +1,437 @@
+// xkeras_bench: times one training step per benchmark case, the way ../shared/bench/torch_bench.py times
+// PyTorch, and prints the same JSON keys: {case: {"ms", "gflops"}, model: {"ms", "samples_per_s"}}.
+//
+//   xkeras_bench CASES.json [--threads N] [--only name,name] [--reps R] [--phases]
+//
+// A layer case is built from its Keras config through the layer registry, called on a tape in float32 on a
+// random input, and differentiated with an upstream gradient of ones (to the input and to every weight).
+// A model row is one train_on_batch of the Keras example model with the optimizer and loss torch_bench.py
+// uses. Each time is the median of R steps after two warm-up steps. Only the JSON goes to stdout;
+// --phases adds forward / backward timings per case on stderr. Exit status 2 on bad input.
+#include "framework/layer.hpp"
+#include "framework/model.hpp"
+#include "framework/parallel.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <set>
+#include <sstream>
+
+using namespace xk;
+
+namespace
+{
+    constexpr int exit_bad_input = 2;
+    constexpr int warmup_steps = 2; // as torch_bench.py
+
+    // Every checksum of every step lands here, so no result can be optimized away; printed on stderr.
+    double g_checksum = 0.0;
+
+    double seconds_of(const std::function<void()>& work)
+    {
+        auto t0 = std::chrono::steady_clock::now();
+        work();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+
+    double median(std::vector<double> v)
+    {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2]; // torch_bench.py's ts[len(ts) // 2]
+    }
+
+    double round_to(double v, int digits)
+    {
+        const double scale = std::pow(10.0, digits);
+        return std::round(v * scale) / scale;
+    }
+
+    Tensor<float> random_normal(const Shape& shape, std::uint64_t seed)
+    {
+        Tensor<float> t = Tensor<float>::from_shape(shape);
+        std::mt19937_64 rng(seed);
+        std::normal_distribution<float> dist(0.f, 1.f);
+        for (auto& v : t)
+            v = dist(rng);
+        return t;
+    }
+
+    double checksum_of(const Tensor<float>& t) { return t.size() ? double(t.data()[0]) + double(t.data()[t.size() - 1]) : 0.0; }
+
+    std::vector<long> int_list(const json& config, const char* key, std::size_t rank, long fallback)
+    {
+        if (!config.contains(key))
+            return std::vector<long>(rank, fallback);
+        const json& v = config.at(key);
+        if (v.is_number_integer())
+            return std::vector<long>(rank, v.get<long>());
+        auto out = v.get<std::vector<long>>();
+        XK_CHECK(out.size() == rank, value_error, "'", key, "' must have ", rank, " entries, received ", v.dump(), ".");
+        return out;
+    }
+
+    long product(const std::vector<long>& v) { return std::accumulate(v.begin(), v.end(), 1L, std::multiplies<long>()); }
+
+    /// Forward FLOPs of a case (2 per multiply-add, bias and activation ignored), counted exactly as
+    /// torch_bench.py counts them, with the output spatial size it derives.
+    double forward_flops(const std::string& layer, const json& config, const Shape& input, const std::string& where)
+    {
+        const std::size_t nd = input.size() - 2;
+        const double batch = double(input[0]);
+        const long channels = long(input.back());
+        std::vector<long> spatial(input.begin() + 1, input.end() - 1);
+        const auto k = int_list(config, "kernel_size", nd, 1);
+        const auto s = int_list(config, "strides", nd, 1);
+        const auto d = int_list(config, "dilation_rate", nd, 1);
+        const std::string pad = config.value("padding", "valid");
+        const bool transpose = layer.size() > 9 && layer.substr(layer.size() - 9) == "Transpose";
+        std::vector<long> out(nd);
+        for (std::size_t i = 0; i < nd; ++i)
+        {
+            const long n = spatial[i];
+            if (transpose)
+                out[i] = pad == "same" ? n * s[i] : (n - 1) * s[i] + k[i];
+            else if (pad == "same")
+                out[i] = (n + s[i] - 1) / s[i];
+            else if (pad == "causal")
+                out[i] = n;
+            else
+                out[i] = (n - (k[i] - 1) * d[i] - 1) / s[i] + 1;
+        }
+        const long dm = config.value("depth_multiplier", 1L);
+        if (layer == "Conv1D" || layer == "Conv2D" || layer == "Conv3D")
+            return 2.0 * batch * double(product(out)) * double(config.at("filters").get<long>()) * double(product(k)) * double(channels);
+        if (layer == "DepthwiseConv2D" || layer == "DepthwiseConv1D")
+            return 2.0 * batch * double(product(out)) * double(channels * dm) * double(product(k));
+        if (layer == "SeparableConv1D" || layer == "SeparableConv2D")
+            return 2.0 * batch * double(product(out)) * double(channels * dm) *
+                   double(product(k) + config.at("filters").get<long>());
+        if (transpose)
+            return 2.0 * batch * double(product(spatial)) * double(channels) * double(product(k)) *
+                   double(config.at("filters").get<long>());
+        if (layer.rfind("UpSampling", 0) == 0)
+            return 0.0;
+        throw value_error(where + ": no FLOP count for layer '" + layer + "'.");
+    }
+
+    struct Options
+    {
+        int reps = 7;
+        bool phases = false;
+    };
+
+    /// Drops every gradient so each step starts from zero, as a training step after zero_grad does.
+    void clear_gradients(Layer& layer, const Variable& x)
+    {
+        x.zero_grad();
+        for (auto* w : layer.weights())
+            w->variable.zero_grad();
+    }
+
+    double step_checksum(Layer& layer, const Variable& x, const Variable& y)
+    {
+        double sum = checksum_of(y.value());
+        if (x.requires_grad())
+            sum += checksum_of(x.grad());
+        for (auto* w : layer.weights())
+            if (w->variable.requires_grad())
+                sum += checksum_of(w->variable.grad());
+        return sum;
+    }
+
+    /// One training step of the layer: forward on the tape, then backward with an upstream of ones.
+    double time_layer_step(Layer& layer, const Variable& x)
+    {
+        clear_gradients(layer, x);
+        Variable y;
+        const double t = seconds_of([&] {
+            Tape tape;
+            y = layer.call(tape, x, /*training=*/true);
+            tape.backward(y, Tensor<float>(y.value().shape(), 1.f));
+        });
+        g_checksum += step_checksum(layer, x, y);
+        return t;
+    }
+
+    /// --phases: forward alone, then backward alone (all, input only, weights only), medians on stderr.
+    void report_phases(const std::string& name, Layer& layer, Variable& x, int reps)
+    {
+        auto backward_median = [&](bool to_input, bool to_weights) {
+            x.set_requires_grad(to_input);
+            layer.set_trainable(to_weights);
+            std::vector<double> fwd, bwd;
+            for (int r = 0; r < warmup_steps + reps; ++r)
+            {
+                clear_gradients(layer, x);
+                Tape tape;
+                Variable y;
+                const double tf = seconds_of([&] { y = layer.call(tape, x, true); });
+                const double tb = seconds_of([&] { tape.backward(y, Tensor<float>(y.value().shape(), 1.f)); });
+                g_checksum += step_checksum(layer, x, y);
+                if (r >= warmup_steps)
+                {
+                    fwd.push_back(tf);
+                    bwd.push_back(tb);
+                }
+            }
+            return std::pair{median(fwd), median(bwd)};
+        };
+        const auto [fwd, bwd_all] = backward_median(true, true);
+        const double bwd_input = backward_median(true, false).second;
+        const double bwd_weights = layer.weights().empty() ? 0.0 : backward_median(false, true).second;
+        x.set_requires_grad(true);
+        layer.set_trainable(true);
+        fmt::print(stderr, "phases {:<24} forward {:8.3f} ms  backward {:8.3f} ms  (to input only {:8.3f} ms, to weights only {:8.3f} ms)\n",
+                   name, fwd * 1e3, bwd_all * 1e3, bwd_input * 1e3, bwd_weights * 1e3);
+    }
+
+    json run_layer_case(const json& spec, const Options& options)
+    {
+        const std::string name = spec.at("name").get<std::string>();
+        const std::string where = "case '" + name + "'";
+        XK_CHECK(spec.contains("layer") && spec.contains("input") && spec.contains("config"), value_error, where,
+                 ": expected keys 'layer', 'input' and 'config', received ", spec.dump(), ".");
+        const std::string class_name = spec.at("layer").get<std::string>();
+        const json& config = spec.at("config");
+        const Shape input = spec.at("input").get<Shape>();
+        XK_CHECK(input.size() >= 3, value_error, where, ": 'input' must be [batch, spatial..., channels], received ",
+                 spec.at("input").dump(), ".");
+        const double flops = forward_flops(class_name, config, input, where);
+
+        auto layer = make_layer<float>(class_name, config);
+        Variable x(random_normal(input, 1), /*requires_grad=*/true, "x");
+
+        std::vector<double> times;
+        for (int r = 0; r < warmup_steps + options.reps; ++r)
+        {
+            const double t = time_layer_step(*layer, x);
+            if (r >= warmup_steps)
+                times.push_back(t);
+        }
+        if (options.phases)
+            report_phases(name, *layer, x, options.reps);
+        const double t = median(times);
+        json row{{"ms", round_to(t * 1e3, 3)}, {"gflops", nullptr}};
+        if (flops > 0)
+            row["gflops"] = round_to(3.0 * flops / t / 1e9, 1);
+        return row;
+    }
+
+    Sequential mnist_cnn(const Shape& input)
+    {
+        Sequential model("mnist_cnn");
+        model.set_input({-1, long(input[0]), long(input[1]), long(input[2])});
+        model.add(make_layer("Conv2D", {{"filters", 32}, {"kernel_size", 3}, {"activation", "relu"}}));
+        model.add(make_layer("Conv2D", {{"filters", 64}, {"kernel_size", 3}, {"activation", "relu"}}));
+        model.add(make_layer("MaxPooling2D", {{"pool_size", 2}}));
+        model.add(make_layer("Dropout", {{"rate", 0.25}}));
+        model.add(make_layer("Flatten"));
+        model.add(make_layer("Dense", {{"units", 128}, {"activation", "relu"}}));
+        model.add(make_layer("Dropout", {{"rate", 0.5}}));
+        model.add(make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}));
+        return model;
+    }
+
+    Sequential cifar10_cnn(const Shape& input)
+    {
+        Sequential model("cifar10_cnn");
+        model.set_input({-1, long(input[0]), long(input[1]), long(input[2])});
+        model.add(make_layer("Conv2D", {{"filters", 32}, {"kernel_size", 3}, {"padding", "same"}, {"activation", "relu"}}));
+        model.add(make_layer("Conv2D", {{"filters", 32}, {"kernel_size", 3}, {"activation", "relu"}}));
+        model.add(make_layer("MaxPooling2D", {{"pool_size", 2}}));
+        model.add(make_layer("Dropout", {{"rate", 0.25}}));
+        model.add(make_layer("Conv2D", {{"filters", 64}, {"kernel_size", 3}, {"padding", "same"}, {"activation", "relu"}}));
+        model.add(make_layer("Conv2D", {{"filters", 64}, {"kernel_size", 3}, {"activation", "relu"}}));
+        model.add(make_layer("MaxPooling2D", {{"pool_size", 2}}));
+        model.add(make_layer("Dropout", {{"rate", 0.25}}));
+        model.add(make_layer("Flatten"));
+        model.add(make_layer("Dense", {{"units", 512}, {"activation", "relu"}}));
+        model.add(make_layer("Dropout", {{"rate", 0.5}}));
+        model.add(make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}));
+        return model;
+    }
+
+    /// --phases for a model: each layer alone, forward and backward (upstream of ones) on the input the stack
+    /// gives it, in training mode; what the step spends beyond them is the loss, the optimizer and the glue.
+    void report_model_phases(const std::string& name, Sequential& model, const Tensor<float>& x, double step, int reps)
+    {
+        Tensor<float> input = x;
+        double layers_total = 0;
+        for (std::size_t i = 0; i < model.size(); ++i)
+        {
+            Layer& layer = model.layer(i);
+            Variable in(input, /*requires_grad=*/i > 0); // the model's input needs no gradient
+            std::vector<double> fwd, bwd;
+            Tensor<float> output;
+            for (int r = 0; r < warmup_steps + reps; ++r)
+            {
+                clear_gradients(layer, in);
+                Tape tape;
+                Variable y;
+                const double tf = seconds_of([&] { y = layer.call(tape, in, true); });
+                const double tb = seconds_of([&] { tape.backward(y, Tensor<float>(y.value().shape(), 1.f)); });
+                g_checksum += step_checksum(layer, in, y);
+                if (r >= warmup_steps)
+                {
+                    fwd.push_back(tf);
+                    bwd.push_back(tb);
+                }
+                output = y.value();
+            }
+            for (auto* w : layer.weights())
+                w->variable.zero_grad(); // leave the model as train_on_batch expects it
+            const double f = median(fwd), b = median(bwd);
+            layers_total += f + b;
+            fmt::print(stderr, "phases {}/{:<20} forward {:8.3f} ms  backward {:8.3f} ms  output {}\n", name,
+                       layer.name(), f * 1e3, b * 1e3, shape_str(shape_of(output)));
+            input = std::move(output);
+        }
+        fmt::print(stderr, "phases {}: layers {:.3f} ms of a {:.3f} ms step; loss, optimizer and the rest {:.3f} ms\n",
+                   name, layers_total * 1e3, step * 1e3, (step - layers_total) * 1e3);
+    }
+
+    json run_model(const json& spec, const Options& options)
+    {
+        const std::string name = spec.at("name").get<std::string>();
+        const std::size_t batch = spec.at("batch").get<std::size_t>();
+        const Shape input = spec.at("input").get<Shape>();
+        XK_CHECK(input.size() == 3 && batch > 0, value_error, "model '", name,
+                 "': expected a positive 'batch' and 'input' [height, width, channels], received ", spec.dump(), ".");
+        XK_CHECK(name == "mnist_cnn" || name == "cifar10_cnn", value_error, "model '", name,
+                 "': unknown model row; expected mnist_cnn or cifar10_cnn.");
+        Sequential model = name == "mnist_cnn" ? mnist_cnn(input) : cifar10_cnn(input);
+        // torch_bench.py: Adam(lr 1e-3) and cross-entropy, no metrics.
+        model.compile(json{{"class_name", "Adam"}, {"config", {{"learning_rate", 1e-3}}}}, "categorical_crossentropy");
+
+        Shape x_shape{batch};
+        x_shape.insert(x_shape.end(), input.begin(), input.end());
+        const Tensor<float> x = random_normal(x_shape, 2);
+        Tensor<float> y({batch, std::size_t(10)}, 0.f);
+        std::mt19937_64 rng(3);
+        for (std::size_t i = 0; i < batch; ++i)
+            y(i, rng() % 10) = 1.f;
+
+        std::vector<double> times;
+        for (int r = 0; r < warmup_steps + options.reps; ++r)
+        {
+            Logs logs;
+            const double t = seconds_of([&] { logs = model.train_on_batch(x, y); });
+            for (const auto& [key, value] : logs)
+                g_checksum += value;
+            if (r >= warmup_steps)
+                times.push_back(t);
+        }
+        const double t = median(times);
+        if (options.phases)
+            report_model_phases(name, model, x, t, options.reps);
+        return {{"ms", round_to(t * 1e3, 3)}, {"samples_per_s", round_to(double(batch) / t, 1)}};
+    }
+
+    json read_cases(const std::string& path)
+    {
+        std::ifstream in(path);
+        XK_CHECK(in.good(), io_error, "cannot open cases file '", path, "'.");
+        json spec;
+        try
+        {
+            spec = json::parse(in);
+        }
+        catch (const json::exception& e)
+        {
+            throw value_error("cases file '" + path + "' is not valid JSON: " + e.what());
+        }
+        XK_CHECK(spec.is_object() && spec.contains("cases") && spec.at("cases").is_array(), value_error, "cases file '",
+                 path, "': expected an object with a 'cases' array (and optionally 'models').");
+        for (const char* list : {"cases", "models"})
+            if (spec.contains(list))
+                for (const auto& entry : spec.at(list))
+                    XK_CHECK(entry.is_object() && entry.contains("name") && entry.at("name").is_string(), value_error,
+                             "cases file '", path, "': every entry of '", list, "' needs a 'name', received ",
+                             entry.dump(), ".");
+        return spec;
+    }
+}
+
+int main(int argc, char** argv)
+{
+    std::string cases_path, only_list;
+    int threads = 2;
+    Options options;
+    CLI::App app{"xkeras_bench: one training step per case, as JSON (the keys of torch_bench.py)"};
+    app.add_option("CASES", cases_path, "a cases.json file (see bench/cases.json)")->required();
+    app.add_option("--threads", threads, "worker threads")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--only", only_list, "comma-separated case or model names to run");
+    app.add_option("--reps", options.reps, "timed steps per case (median), after 2 warm-up steps")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_flag("--phases", options.phases, "also print forward / backward timings per case on stderr");
+    try
+    {
+        app.parse(argc, argv);
+    }
+    catch (const CLI::CallForHelp& e)
+    {
+        return app.exit(e);
+    }
+    catch (const CLI::ParseError& e)
+    {
+        app.exit(e);
+        return exit_bad_input;
+    }
+
+    try
+    {
+        const json spec = read_cases(cases_path);
+        std::set<std::string> only;
+        std::stringstream list(only_list);
+        for (std::string item; std::getline(list, item, ',');)
+            if (!item.empty())
+                only.insert(item);
+        std::set<std::string> known;
+        for (const char* key : {"cases", "models"})
+            if (spec.contains(key))
+                for (const auto& entry : spec.at(key))
+                    known.insert(entry.at("name").get<std::string>());
+        for (const auto& name : only)
+            XK_CHECK(known.count(name), value_error, "--only: no case or model named '", name, "' in '", cases_path,
+                     "'.");
+
+        set_num_threads(threads);
+        json result = json::object();
+        for (const auto& c : spec.at("cases"))
+        {
+            const std::string name = c.at("name").get<std::string>();
+            if (only.empty() || only.count(name))
+            {
+                fmt::print(stderr, "xkeras_bench: {}\n", name);
+                result[name] = run_layer_case(c, options);
+            }
+        }
+        if (spec.contains("models"))
+            for (const auto& m : spec.at("models"))
+            {
+                const std::string name = m.at("name").get<std::string>();
+                if (only.empty() || only.count(name))
+                {
+                    fmt::print(stderr, "xkeras_bench: {}\n", name);
+                    result[name] = run_model(m, options);
+                }
+            }
+        fmt::print(stderr, "xkeras_bench: checksum {:.6g}\n", g_checksum);
+        fmt::print("{}\n", result.dump(1));
+        return 0;
+    }
+    catch (const std::exception& e)
+    {
+        fmt::print(stderr, "xkeras_bench: {}\n", e.what());
+        return exit_bad_input;
+    }
+}
