@@ -1,4 +1,5 @@
 #include "framework/activations.hpp"
+#include "framework/parallel.hpp"
 
 #include <cmath>
 
@@ -10,6 +11,7 @@ namespace xk
         constexpr double selu_alpha = 1.6732632423543772848170429916717;
         constexpr double selu_scale = 1.0507009873554804934193349852946;
         constexpr double sqrt_2_over_pi = 0.7978845608028654;
+        constexpr std::size_t elementwise_grain = 1 << 15;
         constexpr double inv_sqrt_2 = 0.7071067811865476;
         constexpr double inv_sqrt_2pi = 0.3989422804014327;
 
@@ -119,9 +121,12 @@ namespace xk
         const T* in = z.data();
         T* out = y.data();
         const std::size_t n = z.size();
+        // Element-wise over a whole activation tensor: chunks large enough to amortise a task.
         auto map = [&](auto f) {
-            for (std::size_t i = 0; i < n; ++i)
-                out[i] = f(in[i]);
+            parallel_for(n, elementwise_grain, [&](std::size_t i0, std::size_t i1) {
+                for (std::size_t i = i0; i < i1; ++i)
+                    out[i] = f(in[i]);
+            });
         };
         const T alpha = T(m_alpha), threshold = T(m_threshold);
         switch (m_kind)
@@ -217,8 +222,10 @@ namespace xk
         const std::size_t n = z.size();
         // f'(z) from z and y; each lambda gets (z_i, y_i).
         auto chain = [&](auto derivative) {
-            for (std::size_t i = 0; i < n; ++i)
-                out[i] += g[i] * derivative(zz[i], yy[i]);
+            parallel_for(n, elementwise_grain, [&](std::size_t i0, std::size_t i1) {
+                for (std::size_t i = i0; i < i1; ++i)
+                    out[i] += g[i] * derivative(zz[i], yy[i]);
+            });
         };
         const T alpha = T(m_alpha), threshold = T(m_threshold);
         switch (m_kind)

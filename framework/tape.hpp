@@ -44,7 +44,11 @@ namespace xk
         void record(Backward backward) { m_entries.push_back(std::move(backward)); }
 
         /// Seeds d(output) with ones (a scalar loss: dloss/dloss = 1) and replays the tape in reverse.
-        void backward(const Variable& output) { backward(output, Tensor<T>(output.value().shape(), T(1))); }
+        void backward(const Variable& output)
+        {
+            output.accumulate_grad(Tensor<T>(output.value().shape(), T(1)));
+            replay();
+        }
 
         /// Seeds d(output) with `upstream` and replays the tape in reverse; the tape is emptied afterwards,
         /// which frees every intermediate it held.

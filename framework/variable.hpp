@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace xk
 {
@@ -70,6 +71,20 @@ namespace xk
             const T* src = g.data();
             for (std::size_t i = 0, n = g.size(); i < n; ++i)
                 dst[i] += src[i];
+        }
+
+        /// grad += g, taking g's buffer when there is no gradient yet (a seed of ones is not copied).
+        void accumulate_grad(Tensor<T>&& g) const
+        {
+            if (node().has_grad)
+            {
+                accumulate_grad(static_cast<const Tensor<T>&>(g));
+                return;
+            }
+            XK_CHECK(g.shape() == node().value.shape(), shape_error, "Gradient of shape ", shape_str(shape_of(g)),
+                     " does not match variable '", node().name, "' of shape ", shape_str(shape()), ".");
+            node().grad = std::move(g);
+            node().has_grad = true;
         }
 
         /// Drops the gradient (the next backward starts from zero).

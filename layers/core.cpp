@@ -300,11 +300,17 @@ namespace xk
         Rng rng = make_rng(m_seed ? std::optional<std::uint64_t>(*m_seed + m_calls++) : std::nullopt);
         const T scale = T(1.0 / (1.0 - m_rate));
         Tensor mask = Tensor::from_shape(noise_shape_for(shape_of(x)));
-        for (auto& m : mask)
-            m = unit_uniform(rng) >= m_rate ? scale : T(0); // TF keeps a unit when uniform >= rate
+        T* keep = mask.data();
+        for (std::size_t i = 0, n = mask.size(); i < n; ++i)
+            keep[i] = unit_uniform(rng) >= m_rate ? scale : T(0); // TF keeps a unit when uniform >= rate
         if (mask.shape() != x.shape())
             mask = Tensor(xt::broadcast(mask, x.shape()));
-        Tensor y = x * mask;
+        Tensor y = Tensor::from_shape(x.shape());
+        const T* in = x.data();
+        const T* m = mask.data();
+        T* out = y.data();
+        for (std::size_t i = 0, n = y.size(); i < n; ++i)
+            out[i] = in[i] * m[i];
         cache.tensors.push_back(std::move(mask)); // the scaled mask, for backward
         return y;
     }

@@ -1,5 +1,5 @@
 #include "layers/separable_conv.hpp"
-#include "framework/kernels/gemm.hpp"
+#include "framework/kernels/conv.hpp"
 
 namespace xk
 {
@@ -83,13 +83,24 @@ namespace xk
     }
 
     template <class T>
+    kernels::ConvGeometry SeparableConv<T>::pointwise_geometry(const Shape& y_last) const
+    {
+        // The pointwise stage as a 1x1 convolution over all output pixels: the convolution kernels run it as
+        // row tiles of one product in parallel (and the kernel gradient as per-thread partial sums).
+        kernels::ConvGeometry g;
+        g.batch = 1;
+        g.in[2] = g.out[2] = shape_size(y_last) / y_last.back();
+        g.in_channels = m_pointwise->variable.shape()[this->m_args.rank];
+        g.out_channels = std::size_t(m_filters);
+        return g;
+    }
+
+    template <class T>
     Tensor<T> SeparableConv<T>::forward_channels_last(const Tensor& x, const Shape& y_shape) const
     {
         Tensor mid = depthwise_output(x, y_shape);
-        const std::size_t k = mid.shape().back(), n = std::size_t(m_filters), m = mid.size() / k;
         Tensor y = Tensor::from_shape(y_shape);
-        kernels::gemm<T>(false, false, m, n, k, T(1), mid.data(), k, m_pointwise->variable.value().data(), n, T(0),
-                         y.data(), n);
+        kernels::conv_forward(pointwise_geometry(y_shape), mid.data(), m_pointwise->variable.value().data(), y.data());
         return y;
     }
 
@@ -98,15 +109,16 @@ namespace xk
     {
         // The depthwise output is recomputed rather than cached: it costs one cheap depthwise pass.
         Tensor mid = depthwise_output(x, shape_of(dy));
-        const std::size_t k = mid.shape().back(), n = std::size_t(m_filters), m = mid.size() / k;
+        const auto pg = pointwise_geometry(shape_of(dy));
         if (Tensor* dp = this->grad_of(*m_pointwise))
-            kernels::gemm<T>(true, false, k, n, m, T(1), mid.data(), k, dy.data(), n, T(1), dp->data(), n);
+            kernels::conv_backward_kernel(pg, mid.data(), dy.data(), dp->data());
         Tensor* dk = this->grad_of(*m_depthwise);
         if (!dk && !dx)
             return;
-        Tensor dmid = Tensor::from_shape(mid.shape());
-        kernels::gemm<T>(false, true, m, k, n, T(1), dy.data(), n, m_pointwise->variable.value().data(), n, T(0),
-                         dmid.data(), k);
+        // dmid reuses mid's storage: mid is not needed once the pointwise kernel gradient is taken.
+        Tensor dmid = std::move(mid);
+        std::fill(dmid.begin(), dmid.end(), T(0));
+        kernels::conv_backward_input(pg, dy.data(), m_pointwise->variable.value().data(), dmid.data());
         auto g = depthwise_geometry(shape_of(x), shape_of(dy));
         if (dk)
             kernels::depthwise_backward_kernel(g, x.data(), dmid.data(), dk->data());

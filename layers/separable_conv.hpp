@@ -28,6 +28,7 @@ namespace xk
         kernels::ConvGeometry depthwise_geometry(const Shape& x_last, const Shape& y_last) const;
         /// The depthwise stage's output, the pointwise stage's input.
         Tensor depthwise_output(const Tensor& x, const Shape& y_shape) const;
+        kernels::ConvGeometry pointwise_geometry(const Shape& y_last) const;
 
         long m_filters = 0;
         long m_depth_multiplier = 1;

@@ -2,118 +2,202 @@
 #include "framework/kernels/conv_detail.hpp"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 namespace xk::kernels
 {
     using detail::for_partitions;
-    using detail::source;
     using detail::sum_partials;
 
-    // ---- depthwise: direct loops, vectorised over channels (the contiguous axis in channels_last).
+    // ---- depthwise: per output row, each tap is one axpy over the run of output pixels whose input lies
+    // inside the image, so the inner loops carry no bounds checks and vectorise over channels (the contiguous
+    // axis in channels_last). A row of outputs (a few KB) stays in L1 while its taps accumulate into it.
 
     namespace
     {
-        /// Calls body(in_pixel, tap) for every tap of output pixel (od, oh, ow) that lands inside the input.
-        template <class Body>
-        inline void for_each_tap(const ConvGeometry& g, std::size_t od, std::size_t oh, std::size_t ow, Body body)
+        /// The output positions [begin, end) along an axis whose input for tap t lies inside [0, in), and the
+        /// input position of output 0 (possibly negative) for that tap.
+        struct TapRun
         {
-            std::size_t tap = 0;
+            std::size_t begin = 0, end = 0;
+            long first_input = 0;
+        };
+
+        inline TapRun tap_run(const ConvGeometry& g, int axis, std::size_t t)
+        {
+            const long stride = long(g.stride[axis]);
+            const long offset = long(t * g.dilation[axis]) - g.pad_before[axis]; // input of output 0
+            // ow*stride + offset in [0, in - 1]  <=>  ow in [ceil(-offset / stride), floor((in - 1 - offset) / stride)]
+            const long lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+            const long last = long(g.in[axis]) - 1 - offset;
+            const long hi = last < 0 ? 0 : std::min(long(g.out[axis]), last / stride + 1);
+            TapRun run;
+            run.first_input = offset;
+            run.begin = std::size_t(std::min(lo, std::max(hi, 0L)));
+            run.end = std::size_t(std::max(hi, long(run.begin)));
+            return run;
+        }
+
+        /// Per-axis runs of every tap, computed once per call.
+        struct TapRuns
+        {
+            std::array<std::vector<TapRun>, 3> axis;
+            explicit TapRuns(const ConvGeometry& g)
+            {
+                for (int a = 0; a < 3; ++a)
+                    for (std::size_t t = 0; t < g.kernel[a]; ++t)
+                        axis[a].push_back(tap_run(g, a, t));
+            }
+        };
+
+        /// Calls body(in_row, td, th) with the flat (n, id, ih) input row of each tap row (td, th) that output
+        /// row (od, oh) reads inside the image, for image n.
+        template <class Body>
+        inline void for_each_tap_row(const ConvGeometry& g, std::size_t n, std::size_t od, std::size_t oh, Body body)
+        {
             for (std::size_t td = 0; td < g.kernel[0]; ++td)
             {
-                long id = source(g, 0, od, td);
+                const long id = detail::source(g, 0, od, td);
+                if (id < 0)
+                    continue;
                 for (std::size_t th = 0; th < g.kernel[1]; ++th)
                 {
-                    long ih = id < 0 ? -1 : source(g, 1, oh, th);
-                    for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++tap)
-                    {
-                        long iw = ih < 0 ? -1 : source(g, 2, ow, tw);
-                        if (iw >= 0)
-                            body((std::size_t(id) * g.in[1] + std::size_t(ih)) * g.in[2] + std::size_t(iw), tap);
-                    }
+                    const long ih = detail::source(g, 1, oh, th);
+                    if (ih >= 0)
+                        body((n * g.in[0] + std::size_t(id)) * g.in[1] + std::size_t(ih), td, th);
                 }
             }
         }
 
-        /// Calls body(n, od, oh, ow, out_pixel_index) over output pixels of images [n0, n1).
-        template <class Body>
-        inline void for_each_output(const ConvGeometry& g, std::size_t n0, std::size_t n1, Body body)
+        /// Output row r = (n, od, oh) of the flat row index over batch x out depth x out height.
+        struct OutRow
         {
-            for (std::size_t n = n0; n < n1; ++n)
-                for (std::size_t od = 0, p = 0; od < g.out[0]; ++od)
-                    for (std::size_t oh = 0; oh < g.out[1]; ++oh)
-                        for (std::size_t ow = 0; ow < g.out[2]; ++ow, ++p)
-                            body(n, od, oh, ow, p);
+            std::size_t n, od, oh;
+        };
+        inline OutRow out_row(const ConvGeometry& g, std::size_t r)
+        {
+            return {r / (g.out[0] * g.out[1]), (r / g.out[1]) % g.out[0], r % g.out[1]};
         }
+
+        // Row grain for the parallel loops: whole rows, enough chunks for the threads to balance.
+        constexpr std::size_t row_grain = 4;
     }
 
     template <class T>
     void depthwise_forward(const ConvGeometry& g, const T* x, const T* w, T* y)
     {
-        const std::size_t c_in = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
-        parallel_for(g.batch, 1, [&](std::size_t n0, std::size_t n1) {
-            for_each_output(g, n0, n1, [&](std::size_t n, std::size_t od, std::size_t oh, std::size_t ow, std::size_t p) {
-                T* out = y + (n * g.out_pixels() + p) * c_out;
-                std::fill(out, out + c_out, T(0));
-                const T* xn = x + n * g.in_pixels() * c_in;
-                for_each_tap(g, od, oh, ow, [&](std::size_t ip, std::size_t tap) {
-                    const T* in = xn + ip * c_in;
-                    const T* wt = w + tap * c_out;
-                    if (mult == 1)
-                        for (std::size_t c = 0; c < c_in; ++c)
-                            out[c] += in[c] * wt[c];
-                    else
-                        for (std::size_t c = 0; c < c_in; ++c)
-                            for (std::size_t m = 0; m < mult; ++m)
-                                out[c * mult + m] += in[c] * wt[c * mult + m];
+        const std::size_t C = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
+        const std::size_t in_w = g.in[2], out_w = g.out[2], sw = g.stride[2];
+        const TapRuns runs(g);
+        parallel_for(g.batch * g.out[0] * g.out[1], row_grain, [&](std::size_t r0, std::size_t r1) {
+            for (std::size_t r = r0; r < r1; ++r)
+            {
+                const OutRow o = out_row(g, r);
+                T* out = y + r * out_w * c_out;
+                std::fill(out, out + out_w * c_out, T(0));
+                for_each_tap_row(g, o.n, o.od, o.oh, [&](std::size_t in_row, std::size_t td, std::size_t th) {
+                    const T* in = x + in_row * in_w * C;
+                    for (std::size_t tw = 0; tw < g.kernel[2]; ++tw)
+                    {
+                        const TapRun& run = runs.axis[2][tw];
+                        const T* wt = w + ((td * g.kernel[1] + th) * g.kernel[2] + tw) * c_out;
+                        for (std::size_t ow = run.begin; ow < run.end; ++ow)
+                        {
+                            const T* __restrict src = in + std::size_t(long(ow * sw) + run.first_input) * C;
+                            T* __restrict dst = out + ow * c_out;
+                            if (mult == 1)
+                                for (std::size_t c = 0; c < C; ++c)
+                                    dst[c] += src[c] * wt[c];
+                            else
+                                for (std::size_t c = 0; c < C; ++c)
+                                    for (std::size_t m = 0; m < mult; ++m)
+                                        dst[c * mult + m] += src[c] * wt[c * mult + m];
+                        }
+                    }
                 });
-            });
+            }
         });
     }
 
     template <class T>
     void depthwise_backward_input(const ConvGeometry& g, const T* dy, const T* w, T* dx)
     {
-        const std::size_t c_in = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
+        const std::size_t C = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
+        const std::size_t in_w = g.in[2], out_w = g.out[2], sw = g.stride[2];
+        const std::size_t rows_per_image = g.out[0] * g.out[1];
+        const TapRuns runs(g);
+        // Output rows scatter into overlapping input rows: parallel over images, which share nothing.
         parallel_for(g.batch, 1, [&](std::size_t n0, std::size_t n1) {
-            for_each_output(g, n0, n1, [&](std::size_t n, std::size_t od, std::size_t oh, std::size_t ow, std::size_t p) {
-                const T* gy = dy + (n * g.out_pixels() + p) * c_out;
-                T* dxn = dx + n * g.in_pixels() * c_in;
-                for_each_tap(g, od, oh, ow, [&](std::size_t ip, std::size_t tap) {
-                    T* gx = dxn + ip * c_in;
-                    const T* wt = w + tap * c_out;
-                    if (mult == 1)
-                        for (std::size_t c = 0; c < c_in; ++c)
-                            gx[c] += gy[c] * wt[c];
-                    else
-                        for (std::size_t c = 0; c < c_in; ++c)
-                            for (std::size_t m = 0; m < mult; ++m)
-                                gx[c] += gy[c * mult + m] * wt[c * mult + m];
+            for (std::size_t r = n0 * rows_per_image; r < n1 * rows_per_image; ++r)
+            {
+                const OutRow o = out_row(g, r);
+                const T* gy = dy + r * out_w * c_out;
+                for_each_tap_row(g, o.n, o.od, o.oh, [&](std::size_t in_row, std::size_t td, std::size_t th) {
+                    T* gx = dx + in_row * in_w * C;
+                    for (std::size_t tw = 0; tw < g.kernel[2]; ++tw)
+                    {
+                        const TapRun& run = runs.axis[2][tw];
+                        const T* wt = w + ((td * g.kernel[1] + th) * g.kernel[2] + tw) * c_out;
+                        for (std::size_t ow = run.begin; ow < run.end; ++ow)
+                        {
+                            T* __restrict dst = gx + std::size_t(long(ow * sw) + run.first_input) * C;
+                            const T* __restrict src = gy + ow * c_out;
+                            if (mult == 1)
+                                for (std::size_t c = 0; c < C; ++c)
+                                    dst[c] += src[c] * wt[c];
+                            else
+                                for (std::size_t c = 0; c < C; ++c)
+                                {
+                                    T sum = 0;
+                                    for (std::size_t m = 0; m < mult; ++m)
+                                        sum += src[c * mult + m] * wt[c * mult + m];
+                                    dst[c] += sum;
+                                }
+                        }
+                    }
                 });
-            });
+            }
         });
     }
 
     template <class T>
     void depthwise_backward_kernel(const ConvGeometry& g, const T* x, const T* dy, T* dw)
     {
-        const std::size_t c_in = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
-        const std::size_t wsize = g.taps() * c_out;
-        const std::size_t parts = std::min<std::size_t>(g.batch, std::size_t(num_threads()));
+        const std::size_t C = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
+        const std::size_t in_w = g.in[2], out_w = g.out[2], sw = g.stride[2];
+        const std::size_t wsize = g.taps() * c_out, rows = g.batch * g.out[0] * g.out[1];
+        const TapRuns runs(g);
+        // Private kernel sums per partition of the rows, added at the end: a few partitions per thread.
+        const std::size_t parts = std::min<std::size_t>(rows, 2 * std::size_t(num_threads()));
         std::vector<std::vector<T>> partials(parts, std::vector<T>(wsize, T(0)));
-        for_partitions(g.batch, parts, [&](std::size_t part, std::size_t n0, std::size_t n1) {
+        for_partitions(rows, parts, [&](std::size_t part, std::size_t r0, std::size_t r1) {
             T* acc = partials[part].data();
-            for_each_output(g, n0, n1, [&](std::size_t n, std::size_t od, std::size_t oh, std::size_t ow, std::size_t p) {
-                const T* gy = dy + (n * g.out_pixels() + p) * c_out;
-                const T* xn = x + n * g.in_pixels() * c_in;
-                for_each_tap(g, od, oh, ow, [&](std::size_t ip, std::size_t tap) {
-                    const T* in = xn + ip * c_in;
-                    T* wt = acc + tap * c_out;
-                    for (std::size_t c = 0; c < c_in; ++c)
-                        for (std::size_t m = 0; m < mult; ++m)
-                            wt[c * mult + m] += in[c] * gy[c * mult + m];
+            for (std::size_t r = r0; r < r1; ++r)
+            {
+                const OutRow o = out_row(g, r);
+                const T* gy = dy + r * out_w * c_out;
+                for_each_tap_row(g, o.n, o.od, o.oh, [&](std::size_t in_row, std::size_t td, std::size_t th) {
+                    const T* in = x + in_row * in_w * C;
+                    for (std::size_t tw = 0; tw < g.kernel[2]; ++tw)
+                    {
+                        const TapRun& run = runs.axis[2][tw];
+                        T* __restrict wt = acc + ((td * g.kernel[1] + th) * g.kernel[2] + tw) * c_out;
+                        for (std::size_t ow = run.begin; ow < run.end; ++ow)
+                        {
+                            const T* __restrict src = in + std::size_t(long(ow * sw) + run.first_input) * C;
+                            const T* __restrict grad = gy + ow * c_out;
+                            if (mult == 1)
+                                for (std::size_t c = 0; c < C; ++c)
+                                    wt[c] += src[c] * grad[c];
+                            else
+                                for (std::size_t c = 0; c < C; ++c)
+                                    for (std::size_t m = 0; m < mult; ++m)
+                                        wt[c * mult + m] += src[c] * grad[c * mult + m];
+                        }
+                    }
                 });
-            });
+            }
         });
         sum_partials(partials, dw, wsize);
     }
@@ -131,9 +215,16 @@ namespace xk::kernels
     template <class T>
     void bias_backward(std::size_t pixels, std::size_t channels, const T* dy, T* db)
     {
-        for (std::size_t p = 0; p < pixels; ++p)
-            for (std::size_t c = 0; c < channels; ++c)
-                db[c] += dy[p * channels + c];
+        // Column sums over pixels: private sums per partition of the rows when there is enough work to share.
+        const std::size_t parts = pixels * channels < (1u << 16) ? 1 : std::min<std::size_t>(pixels, 2 * std::size_t(num_threads()));
+        std::vector<std::vector<T>> partials(parts, std::vector<T>(channels, T(0)));
+        for_partitions(pixels, parts, [&](std::size_t part, std::size_t p0, std::size_t p1) {
+            T* __restrict acc = partials[part].data();
+            for (std::size_t p = p0; p < p1; ++p)
+                for (std::size_t c = 0; c < channels; ++c)
+                    acc[c] += dy[p * channels + c];
+        });
+        sum_partials(partials, db, channels);
     }
 
 #define XK_INSTANTIATE_DEPTHWISE(T)                                                                            \

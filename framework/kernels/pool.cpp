@@ -85,20 +85,40 @@ namespace xk::kernels
     void max_pool_backward(const PoolGeometry& g, const T* x, const T* dy, T* dx)
     {
         const std::size_t C = g.channels;
+        // The same rule as the forward pass, per channel: the first element, then strictly greater ones. The
+        // window is walked pixel by pixel with the channels innermost, so the comparisons vectorise.
         for_each_window(g, [&](std::size_t n, std::size_t p, const std::array<Span, 3>& s) {
+            thread_local std::vector<T> best;
+            thread_local std::vector<std::size_t> best_at;
+            best.resize(C);
+            best_at.resize(C);
+            bool first = true;
+            for_each_input(g, n, s, [&](std::size_t at) {
+                const T* __restrict in = x + at;
+                T* __restrict top = best.data();
+                std::size_t* __restrict where = best_at.data();
+                if (first)
+                {
+                    for (std::size_t c = 0; c < C; ++c)
+                    {
+                        top[c] = in[c];
+                        where[c] = at + c;
+                    }
+                    first = false;
+                    return;
+                }
+                for (std::size_t c = 0; c < C; ++c)
+                    if (top[c] < in[c])
+                    {
+                        top[c] = in[c];
+                        where[c] = at + c;
+                    }
+            });
+            if (first)
+                return; // an empty window (all padding) passes no gradient
             const T* grad = dy + p * C;
             for (std::size_t c = 0; c < C; ++c)
-            {
-                // The same rule as the forward pass: the first element, then strictly greater ones.
-                std::size_t best_at = 0;
-                bool first = true;
-                for_each_input(g, n, s, [&](std::size_t at) {
-                    if (first || x[best_at] < x[at + c])
-                        best_at = at + c;
-                    first = false;
-                });
-                dx[best_at] += grad[c];
-            }
+                dx[best_at[c]] += grad[c];
         });
     }
 

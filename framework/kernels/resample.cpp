@@ -121,30 +121,54 @@ namespace xk::kernels
         }
     }
 
+    namespace
+    {
+        /// One input row interpolated along W into OW output pixels: t = l + (u - l) * fx per channel.
+        template <class T>
+        void lerp_row(const T* in, const std::vector<Lerp>& xs, std::size_t C, T* row)
+        {
+            for (std::size_t ow = 0; ow < xs.size(); ++ow)
+            {
+                const T* __restrict l = in + xs[ow].lower * C;
+                const T* __restrict u = in + xs[ow].upper * C;
+                const T fx = T(xs[ow].frac);
+                T* __restrict out = row + ow * C;
+                for (std::size_t c = 0; c < C; ++c)
+                    out[c] = l[c] + (u[c] - l[c]) * fx;
+            }
+        }
+    }
+
     template <class T>
     void upsample_bilinear(const Dims5& x, const T* in, std::size_t sh, std::size_t sw, T* out)
     {
         const std::size_t N = x[0] * x[1], H = x[2], W = x[3], C = x[4], OH = H * sh, OW = W * sw;
         const auto ys = lerps(H, OH), xs = lerps(W, OW);
-        parallel_for(N * OH, 16, [&](std::size_t r0, std::size_t r1) {
+        const std::size_t row = OW * C;
+        // Separable: each input row is interpolated along W once per task and kept while consecutive output
+        // rows blend it vertically (with factor 2, every row serves two output rows).
+        parallel_for(N * OH, 8, [&](std::size_t r0, std::size_t r1) {
+            std::vector<T> rows(2 * row);
+            std::size_t cached[2] = {std::size_t(-1), std::size_t(-1)}; // flat (n, h) input row in each slot
+            auto lerped = [&](std::size_t flat, std::size_t avoid) -> const T* {
+                for (int s = 0; s < 2; ++s)
+                    if (cached[s] == flat)
+                        return rows.data() + s * row;
+                const int slot = cached[0] == avoid ? 1 : 0;
+                cached[slot] = flat;
+                lerp_row(in + flat * W * C, xs, C, rows.data() + slot * row);
+                return rows.data() + slot * row;
+            };
             for (std::size_t r = r0; r < r1; ++r)
             {
-                std::size_t oh = r % OH, n = r / OH;
-                const T* top = in + (n * H + ys[oh].lower) * W * C;
-                const T* bottom = in + (n * H + ys[oh].upper) * W * C;
+                const std::size_t oh = r % OH, n = r / OH;
+                const std::size_t top_row = n * H + ys[oh].lower, bottom_row = n * H + ys[oh].upper;
+                const T* __restrict top = lerped(top_row, std::size_t(-1));
+                const T* __restrict bottom = lerped(bottom_row, top_row);
                 const T fy = T(ys[oh].frac);
-                T* dst = out + r * OW * C;
-                for (std::size_t ow = 0; ow < OW; ++ow)
-                {
-                    const std::size_t l = xs[ow].lower * C, u = xs[ow].upper * C;
-                    const T fx = T(xs[ow].frac);
-                    for (std::size_t c = 0; c < C; ++c)
-                    {
-                        T t = top[l + c] + (top[u + c] - top[l + c]) * fx;
-                        T b = bottom[l + c] + (bottom[u + c] - bottom[l + c]) * fx;
-                        dst[ow * C + c] = t + (b - t) * fy;
-                    }
-                }
+                T* __restrict dst = out + r * row;
+                for (std::size_t i = 0; i < row; ++i)
+                    dst[i] = top[i] + (bottom[i] - top[i]) * fy;
             }
         });
     }
@@ -154,30 +178,41 @@ namespace xk::kernels
     {
         const std::size_t N = x[0] * x[1], H = x[2], W = x[3], C = x[4], OH = H * sh, OW = W * sw;
         const auto ys = lerps(H, OH), xs = lerps(W, OW);
-        // Output rows scatter into neighbouring input rows: parallel over images only.
-        parallel_for(N, 1, [&](std::size_t n0, std::size_t n1) {
-            for (std::size_t n = n0; n < n1; ++n)
-                for (std::size_t oh = 0; oh < OH; ++oh)
+        const std::size_t row = OW * C;
+        // The adjoint, separable too: each input row gathers its output rows' weighted gradients into one
+        // W-interpolated row, then scatters that along W within itself, so input rows run in parallel.
+        std::vector<std::vector<std::pair<std::size_t, T>>> readers(H); // (output row, vertical weight)
+        for (std::size_t oh = 0; oh < OH; ++oh)
+        {
+            readers[ys[oh].lower].emplace_back(oh, T(1) - T(ys[oh].frac));
+            readers[ys[oh].upper].emplace_back(oh, T(ys[oh].frac));
+        }
+        parallel_for(N * H, 4, [&](std::size_t r0, std::size_t r1) {
+            std::vector<T> acc(row);
+            for (std::size_t r = r0; r < r1; ++r)
+            {
+                const std::size_t h = r % H, n = r / H;
+                T* __restrict sum = acc.data();
+                std::fill(sum, sum + row, T(0));
+                for (const auto& [oh, weight] : readers[h])
                 {
-                    T* top = dx + (n * H + ys[oh].lower) * W * C;
-                    T* bottom = dx + (n * H + ys[oh].upper) * W * C;
-                    const T fy = T(ys[oh].frac);
-                    const T* src = dy + (n * OH + oh) * OW * C;
-                    for (std::size_t ow = 0; ow < OW; ++ow)
-                    {
-                        const std::size_t l = xs[ow].lower * C, u = xs[ow].upper * C;
-                        const T fx = T(xs[ow].frac);
-                        for (std::size_t c = 0; c < C; ++c)
-                        {
-                            T g = src[ow * C + c];
-                            T gt = g * (T(1) - fy), gb = g * fy;
-                            top[l + c] += gt * (T(1) - fx);
-                            top[u + c] += gt * fx;
-                            bottom[l + c] += gb * (T(1) - fx);
-                            bottom[u + c] += gb * fx;
-                        }
-                    }
+                    const T* __restrict g = dy + (n * OH + oh) * row;
+                    for (std::size_t i = 0; i < row; ++i)
+                        sum[i] += g[i] * weight;
                 }
+                T* gx = dx + r * W * C;
+                for (std::size_t ow = 0; ow < OW; ++ow)
+                {
+                    T* __restrict l = gx + xs[ow].lower * C;
+                    const T fx = T(xs[ow].frac);
+                    const T* __restrict g = sum + ow * C;
+                    for (std::size_t c = 0; c < C; ++c)
+                        l[c] += g[c] * (T(1) - fx);
+                    T* __restrict u = gx + xs[ow].upper * C;
+                    for (std::size_t c = 0; c < C; ++c)
+                        u[c] += g[c] * fx;
+                }
+            }
         });
     }
 
