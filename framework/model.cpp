@@ -271,11 +271,42 @@ namespace xk
             if (config.contains("metrics") && config["metrics"].is_array())
                 for (const auto& m : config["metrics"])
                     metrics.push_back(m);
-            model.compile(config["optimizer_config"], config["loss"], metrics);
+            try
+            {
+                model.compile(config["optimizer_config"], config["loss"], metrics);
+            }
+            catch (const value_error& e)
+            {
+                throw value_error(detail::concat("Cannot compile the model saved in '", path,
+                                                 "' from its training_config: ", e.what()));
+            }
             if (!state.weights.empty())
             {
-                model.optimizer().build(model);
-                model.optimizer().set_weights(state.weights);
+                Optimizer& optimizer = model.optimizer();
+                optimizer.build(model);
+                std::vector<OptimizerWeight> weights = state.weights;
+                // An optimizer saved before its first step holds only the iteration count (its slots did not
+                // exist yet); fresh slots are exactly what it would have had.
+                if (weights.size() == 1)
+                {
+                    std::vector<OptimizerWeight> fresh = optimizer.get_weights();
+                    fresh[0] = weights[0];
+                    weights = std::move(fresh);
+                }
+                try
+                {
+                    optimizer.set_weights(weights);
+                }
+                catch (const value_error& e)
+                {
+                    // Keras's load_model: a saved state that does not fit is a warning, and training restarts
+                    // from a fresh optimizer.
+                    fmt::print(stderr,
+                               "WARNING: Error in loading the saved optimizer state from '{}' ({}). As a result, "
+                               "your model is starting with a freshly initialized optimizer.\n",
+                               path, e.what());
+                    model.compile(config["optimizer_config"], config["loss"], metrics);
+                }
             }
         }
         return model;
