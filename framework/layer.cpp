@@ -1,4 +1,6 @@
 #include "framework/layer.hpp"
+
+#include "framework/check_numerics.hpp"
 #include "framework/ops.hpp"
 
 #include <algorithm>
@@ -223,7 +225,12 @@ namespace xk
             needs = needs || tape.needs_grad(w->variable);
 
         const bool linear = m_activation.is_linear();
+        const bool check = check_numerics_enabled();
+        if (check && !linear)
+            check_finite(z, "the pre-activation output", where());
         Variable y = linear ? Variable(std::move(z), needs) : Variable(m_activation.forward(z), needs);
+        if (check)
+            check_finite(y.value(), "the output", where());
         if (needs)
         {
             Variable pre = linear ? Variable() : Variable(std::move(z));
@@ -239,6 +246,16 @@ namespace xk
                 }
                 else
                     backward(x.value(), y.grad(), cache, dx);
+                if (check_numerics_enabled())
+                {
+                    // Gradients accumulate: a non-finite value here was produced by this step or an earlier
+                    // one, and the earlier steps were checked already.
+                    if (dx)
+                        check_finite(*dx, "the input gradient", where());
+                    for (auto* w : weights())
+                        if (auto* g = grad_of(*w))
+                            check_finite(*g, "the gradient of weight '" + w->name + "'", where());
+                }
             });
         }
         if (m_activity_regularizer)

@@ -1,4 +1,5 @@
 #include "framework/model.hpp"
+#include "framework/check_numerics.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "framework/ops.hpp"
 #include "framework/random.hpp"
@@ -81,6 +82,8 @@ namespace xk
         for (const auto& extra : std::vector<Variable>(tape.losses()))
             total = ops::add(tape, total, extra);
         total = ops::add(tape, total, regularization_loss(tape));
+        if (check_numerics_enabled())
+            check_finite(total.value(), "the loss '" + loss().name() + "'", "Sequential '" + name() + "'");
         tape.backward(total);
         optimizer().apply_gradients(*this);
         for (auto* w : weights())
