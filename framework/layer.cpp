@@ -198,7 +198,13 @@ namespace xk
     {
         const Shape& shape = x.shape();
         PartialShape partial(shape.begin(), shape.end());
-        if (!m_built)
+        // Threads predicting at once on one unbuilt model: the first builds under the lock, the others wait
+        // and then see the built layer.
+        static std::mutex build_mutex;
+        std::unique_lock build_lock(build_mutex, std::defer_lock);
+        if (!built())
+            build_lock.lock();
+        if (!built())
         {
             if (m_batch_input_shape)
             {
@@ -212,6 +218,8 @@ namespace xk
             }
             build(partial);
         }
+        if (build_lock.owns_lock())
+            build_lock.unlock();
         check_input(partial);
         XK_CHECK(!shape.empty() && shape[0] > 0, shape_error, "Input 0 of ", where(),
                  " has an empty batch: received shape ", shape_str(shape), ".");

@@ -17,6 +17,7 @@
 #include "framework/registry.hpp"
 #include "framework/tape.hpp"
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -71,7 +72,7 @@ namespace xk
         bool trainable() const { return m_trainable; }
         void set_trainable(bool trainable);
 
-        bool built() const { return m_built; }
+        bool built() const { return m_built.load(std::memory_order_acquire); }
         /// Validates the input shape (batch first, -1 for None) and creates the weights. Called by call()
         /// on first use; a second build is an error.
         void build(const PartialShape& input_shape);
@@ -131,7 +132,7 @@ namespace xk
     private:
         std::string m_name;
         bool m_trainable = true;
-        bool m_built = false;
+        std::atomic<bool> m_built{false}; // atomic: concurrent predicts on an unbuilt layer build it once
         std::string m_dtype = "float32";
         std::optional<PartialShape> m_batch_input_shape;
         PartialShape m_input_shape;
