@@ -193,11 +193,33 @@ namespace xk
         return m_weights.back();
     }
 
+    void rethrow_naming_layer(const std::string& class_name, const json& config)
+    {
+        try
+        {
+            throw;
+        }
+        catch (const value_error& e)
+        {
+            const std::string what = e.what();
+            if (what.find(" layer '") != std::string::npos || what.find(class_name + " layer") != std::string::npos)
+                throw;
+            std::string where = class_name + " layer";
+            if (config.is_object() && config.contains("name") && config["name"].is_string())
+                where += " '" + config["name"].get<std::string>() + "'";
+            if (dynamic_cast<const shape_error*>(&e))
+                throw shape_error(where + ": " + what);
+            throw value_error(where + ": " + what);
+        }
+    }
+
     template <class T>
     BasicVariable<T> BasicLayer<T>::call(BasicTape<T>& tape, const Variable& x, bool training)
     {
         const Shape& shape = x.shape();
         PartialShape partial(shape.begin(), shape.end());
+        XK_CHECK(!shape.empty() && shape[0] > 0, shape_error, "Input 0 of ", where(),
+                 " has an empty batch: received shape ", shape_str(shape), ".");
         // Threads predicting at once on one unbuilt model: the first builds under the lock, the others wait
         // and then see the built layer.
         static std::mutex build_mutex;
@@ -221,8 +243,6 @@ namespace xk
         if (build_lock.owns_lock())
             build_lock.unlock();
         check_input(partial);
-        XK_CHECK(!shape.empty() && shape[0] > 0, shape_error, "Input 0 of ", where(),
-                 " has an empty batch: received shape ", shape_str(shape), ".");
 
         LayerCache<T> cache;
         cache.training = training;

@@ -149,10 +149,23 @@ namespace xk
     Registry<LayerPtr<T>, const json&>& layer_registry();
 
     /// A layer from its class name and config: make_layer("Conv2D", {{"filters", 8}, {"kernel_size", 3}}).
+    /// Rethrows the current exception with "<class_name> layer '<name>': " in front when its message does
+    /// not name a layer yet (an unknown initializer, regularizer or constraint string, say).
+    [[noreturn]] void rethrow_naming_layer(const std::string& class_name, const json& config);
+
     template <class T = float>
     LayerPtr<T> make_layer(const std::string& class_name, const json& config = json::object())
     {
-        return layer_registry<T>().create(class_name, config.is_null() ? json::object() : config);
+        if (!layer_registry<T>().contains(class_name))
+            return layer_registry<T>().create(class_name, config); // the registry's "Unknown layer" message
+        try
+        {
+            return layer_registry<T>().create(class_name, config.is_null() ? json::object() : config);
+        }
+        catch (const value_error&)
+        {
+            rethrow_naming_layer(class_name, config);
+        }
     }
 
     /// From Keras's serialized form {"class_name": ..., "config": {...}}.

@@ -109,6 +109,9 @@ namespace xk
         check_data(x_all, y_all, "fit");
         XK_CHECK(options.batch_size > 0, value_error, "fit: batch_size must be positive. Received batch_size=",
                  options.batch_size, ".");
+        XK_CHECK(options.epochs >= 0, value_error, "fit: epochs must be >= 0. Received epochs=", options.epochs, ".");
+        XK_CHECK(options.initial_epoch >= 0, value_error, "fit: initial_epoch must be >= 0. Received initial_epoch=",
+                 options.initial_epoch, ".");
         XK_CHECK(options.validation_split >= 0.0 && options.validation_split < 1.0, value_error,
                  "fit: validation_split must be in [0, 1). Received validation_split=", options.validation_split, ".");
         loss(); // compiled?
@@ -186,7 +189,8 @@ namespace xk
     Logs Sequential::evaluate(const xk::Tensor<float>& x, const xk::Tensor<float>& y, std::size_t batch_size, int verbose)
     {
         check_data(x, y, "evaluate");
-        XK_CHECK(batch_size > 0, value_error, "evaluate: batch_size must be positive.");
+        XK_CHECK(batch_size > 0, value_error, "evaluate: batch_size must be positive. Received batch_size=", batch_size,
+                 ".");
         std::vector<Metric> metrics = m_metrics; // evaluation keeps the training metrics' running state intact
         for (auto& m : metrics)
             m.reset_state();
@@ -220,7 +224,8 @@ namespace xk
     {
         XK_CHECK(x.dimension() >= 1 && x.shape()[0] > 0, value_error, "Sequential '", name(),
                  "': predict got an empty input of shape ", shape_str(shape_of(x)), ".");
-        XK_CHECK(batch_size > 0, value_error, "predict: batch_size must be positive.");
+        XK_CHECK(batch_size > 0, value_error, "predict: batch_size must be positive. Received batch_size=", batch_size,
+                 ".");
         const std::size_t n = x.shape()[0];
         xk::Tensor<float> out;
         for (std::size_t begin = 0; begin < n; begin += batch_size)
