@@ -173,6 +173,29 @@ BOOST_AUTO_TEST_CASE(thread_count_from_the_option_and_the_environment)
                bad_env.out);
 }
 
+BOOST_AUTO_TEST_CASE(check_numerics_from_the_environment_names_the_layer)
+{
+    // A Dense kernel of 1e30 on inputs of 1e10 overflows float: silently without the variable, an error
+    // naming the layer with XKERAS_CHECK_NUMERICS=1.
+    ScratchDir scratch;
+    Sequential model("overflow");
+    model.set_input({-1, 3});
+    model.add(make_layer("Dense", {{"units", 2}, {"name", "huge"}, {"kernel_initializer", "ones"}}));
+    auto& kernel = model.layer("huge").weights()[0]->variable.value();
+    std::fill(kernel.begin(), kernel.end(), 1e30f);
+    const fs::path saved = scratch.path / "m.h5", in = scratch.path / "x.h5", out = scratch.path / "y.h5";
+    model.save(saved.string());
+    h5::write_atomically(in.string(), [&](h5::File& f) { f.write("x", Tensor<float>({2, 3}, 1e10f)); });
+    const std::string args = "predict " + q(saved) + " " + q(in) + " " + q(out);
+    Run plain = xkeras(args);
+    BOOST_TEST(plain.status == 0, plain.out);
+    fs::remove(out);
+    Run checked = xkeras_env("XKERAS_CHECK_NUMERICS=1", args);
+    BOOST_TEST(checked.status == 2);
+    BOOST_TEST(checked.out.find("Inf in the output of Dense layer 'huge'") != std::string::npos, checked.out);
+    BOOST_TEST(!fs::exists(out));
+}
+
 BOOST_AUTO_TEST_CASE(summary_lists_layers_shapes_and_parameters)
 {
     Run run = xkeras("summary " + q(data_dir / "reference/valid/c006_conv2d_transpose_zero_padding2d_up_sampling2d/model.h5"));
