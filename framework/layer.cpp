@@ -1,4 +1,6 @@
 #include "framework/layer.hpp"
+
+#include "framework/check_numerics.hpp"
 #include "framework/ops.hpp"
 
 #include <algorithm>
@@ -191,12 +193,40 @@ namespace xk
         return m_weights.back();
     }
 
+    void rethrow_naming_layer(const std::string& class_name, const json& config)
+    {
+        try
+        {
+            throw;
+        }
+        catch (const value_error& e)
+        {
+            const std::string what = e.what();
+            if (what.find(" layer '") != std::string::npos || what.find(class_name + " layer") != std::string::npos)
+                throw;
+            std::string where = class_name + " layer";
+            if (config.is_object() && config.contains("name") && config["name"].is_string())
+                where += " '" + config["name"].get<std::string>() + "'";
+            if (dynamic_cast<const shape_error*>(&e))
+                throw shape_error(where + ": " + what);
+            throw value_error(where + ": " + what);
+        }
+    }
+
     template <class T>
     BasicVariable<T> BasicLayer<T>::call(BasicTape<T>& tape, const Variable& x, bool training)
     {
         const Shape& shape = x.shape();
         PartialShape partial(shape.begin(), shape.end());
-        if (!m_built)
+        XK_CHECK(!shape.empty() && shape[0] > 0, shape_error, "Input 0 of ", where(),
+                 " has an empty batch: received shape ", shape_str(shape), ".");
+        // Threads predicting at once on one unbuilt model: the first builds under the lock, the others wait
+        // and then see the built layer.
+        static std::mutex build_mutex;
+        std::unique_lock build_lock(build_mutex, std::defer_lock);
+        if (!built())
+            build_lock.lock();
+        if (!built())
         {
             if (m_batch_input_shape)
             {
@@ -210,9 +240,9 @@ namespace xk
             }
             build(partial);
         }
+        if (build_lock.owns_lock())
+            build_lock.unlock();
         check_input(partial);
-        XK_CHECK(!shape.empty() && shape[0] > 0, shape_error, "Input 0 of ", where(),
-                 " has an empty batch: received shape ", shape_str(shape), ".");
 
         LayerCache<T> cache;
         cache.training = training;
@@ -223,7 +253,12 @@ namespace xk
             needs = needs || tape.needs_grad(w->variable);
 
         const bool linear = m_activation.is_linear();
+        const bool check = check_numerics_enabled();
+        if (check && !linear)
+            check_finite(z, "the pre-activation output", where());
         Variable y = linear ? Variable(std::move(z), needs) : Variable(m_activation.forward(z), needs);
+        if (check)
+            check_finite(y.value(), "the output", where());
         if (needs)
         {
             Variable pre = linear ? Variable() : Variable(std::move(z));
@@ -239,6 +274,16 @@ namespace xk
                 }
                 else
                     backward(x.value(), y.grad(), cache, dx);
+                if (check_numerics_enabled())
+                {
+                    // Gradients accumulate: a non-finite value here was produced by this step or an earlier
+                    // one, and the earlier steps were checked already.
+                    if (dx)
+                        check_finite(*dx, "the input gradient", where());
+                    for (auto* w : weights())
+                        if (auto* g = grad_of(*w))
+                            check_finite(*g, "the gradient of weight '" + w->name + "'", where());
+                }
             });
         }
         if (m_activity_regularizer)

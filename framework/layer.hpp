@@ -17,6 +17,7 @@
 #include "framework/registry.hpp"
 #include "framework/tape.hpp"
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -71,7 +72,7 @@ namespace xk
         bool trainable() const { return m_trainable; }
         void set_trainable(bool trainable);
 
-        bool built() const { return m_built; }
+        bool built() const { return m_built.load(std::memory_order_acquire); }
         /// Validates the input shape (batch first, -1 for None) and creates the weights. Called by call()
         /// on first use; a second build is an error.
         void build(const PartialShape& input_shape);
@@ -131,7 +132,7 @@ namespace xk
     private:
         std::string m_name;
         bool m_trainable = true;
-        bool m_built = false;
+        std::atomic<bool> m_built{false}; // atomic: concurrent predicts on an unbuilt layer build it once
         std::string m_dtype = "float32";
         std::optional<PartialShape> m_batch_input_shape;
         PartialShape m_input_shape;
@@ -148,10 +149,23 @@ namespace xk
     Registry<LayerPtr<T>, const json&>& layer_registry();
 
     /// A layer from its class name and config: make_layer("Conv2D", {{"filters", 8}, {"kernel_size", 3}}).
+    /// Rethrows the current exception with "<class_name> layer '<name>': " in front when its message does
+    /// not name a layer yet (an unknown initializer, regularizer or constraint string, say).
+    [[noreturn]] void rethrow_naming_layer(const std::string& class_name, const json& config);
+
     template <class T = float>
     LayerPtr<T> make_layer(const std::string& class_name, const json& config = json::object())
     {
-        return layer_registry<T>().create(class_name, config.is_null() ? json::object() : config);
+        if (!layer_registry<T>().contains(class_name))
+            return layer_registry<T>().create(class_name, config); // the registry's "Unknown layer" message
+        try
+        {
+            return layer_registry<T>().create(class_name, config.is_null() ? json::object() : config);
+        }
+        catch (const value_error&)
+        {
+            rethrow_naming_layer(class_name, config);
+        }
     }
 
     /// From Keras's serialized form {"class_name": ..., "config": {...}}.

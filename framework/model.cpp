@@ -1,4 +1,5 @@
 #include "framework/model.hpp"
+#include "framework/check_numerics.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "framework/ops.hpp"
 #include "framework/random.hpp"
@@ -81,6 +82,8 @@ namespace xk
         for (const auto& extra : std::vector<Variable>(tape.losses()))
             total = ops::add(tape, total, extra);
         total = ops::add(tape, total, regularization_loss(tape));
+        if (check_numerics_enabled())
+            check_finite(total.value(), "the loss '" + loss().name() + "'", "Sequential '" + name() + "'");
         tape.backward(total);
         optimizer().apply_gradients(*this);
         for (auto* w : weights())
@@ -106,6 +109,9 @@ namespace xk
         check_data(x_all, y_all, "fit");
         XK_CHECK(options.batch_size > 0, value_error, "fit: batch_size must be positive. Received batch_size=",
                  options.batch_size, ".");
+        XK_CHECK(options.epochs >= 0, value_error, "fit: epochs must be >= 0. Received epochs=", options.epochs, ".");
+        XK_CHECK(options.initial_epoch >= 0, value_error, "fit: initial_epoch must be >= 0. Received initial_epoch=",
+                 options.initial_epoch, ".");
         XK_CHECK(options.validation_split >= 0.0 && options.validation_split < 1.0, value_error,
                  "fit: validation_split must be in [0, 1). Received validation_split=", options.validation_split, ".");
         loss(); // compiled?
@@ -183,7 +189,8 @@ namespace xk
     Logs Sequential::evaluate(const xk::Tensor<float>& x, const xk::Tensor<float>& y, std::size_t batch_size, int verbose)
     {
         check_data(x, y, "evaluate");
-        XK_CHECK(batch_size > 0, value_error, "evaluate: batch_size must be positive.");
+        XK_CHECK(batch_size > 0, value_error, "evaluate: batch_size must be positive. Received batch_size=", batch_size,
+                 ".");
         std::vector<Metric> metrics = m_metrics; // evaluation keeps the training metrics' running state intact
         for (auto& m : metrics)
             m.reset_state();
@@ -217,7 +224,8 @@ namespace xk
     {
         XK_CHECK(x.dimension() >= 1 && x.shape()[0] > 0, value_error, "Sequential '", name(),
                  "': predict got an empty input of shape ", shape_str(shape_of(x)), ".");
-        XK_CHECK(batch_size > 0, value_error, "predict: batch_size must be positive.");
+        XK_CHECK(batch_size > 0, value_error, "predict: batch_size must be positive. Received batch_size=", batch_size,
+                 ".");
         const std::size_t n = x.shape()[0];
         xk::Tensor<float> out;
         for (std::size_t begin = 0; begin < n; begin += batch_size)
@@ -271,11 +279,42 @@ namespace xk
             if (config.contains("metrics") && config["metrics"].is_array())
                 for (const auto& m : config["metrics"])
                     metrics.push_back(m);
-            model.compile(config["optimizer_config"], config["loss"], metrics);
+            try
+            {
+                model.compile(config["optimizer_config"], config["loss"], metrics);
+            }
+            catch (const value_error& e)
+            {
+                throw value_error(detail::concat("Cannot compile the model saved in '", path,
+                                                 "' from its training_config: ", e.what()));
+            }
             if (!state.weights.empty())
             {
-                model.optimizer().build(model);
-                model.optimizer().set_weights(state.weights);
+                Optimizer& optimizer = model.optimizer();
+                optimizer.build(model);
+                std::vector<OptimizerWeight> weights = state.weights;
+                // An optimizer saved before its first step holds only the iteration count (its slots did not
+                // exist yet); fresh slots are exactly what it would have had.
+                if (weights.size() == 1)
+                {
+                    std::vector<OptimizerWeight> fresh = optimizer.get_weights();
+                    fresh[0] = weights[0];
+                    weights = std::move(fresh);
+                }
+                try
+                {
+                    optimizer.set_weights(weights);
+                }
+                catch (const value_error& e)
+                {
+                    // Keras's load_model: a saved state that does not fit is a warning, and training restarts
+                    // from a fresh optimizer.
+                    fmt::print(stderr,
+                               "WARNING: Error in loading the saved optimizer state from '{}' ({}). As a result, "
+                               "your model is starting with a freshly initialized optimizer.\n",
+                               path, e.what());
+                    model.compile(config["optimizer_config"], config["loss"], metrics);
+                }
             }
         }
         return model;

@@ -1,13 +1,16 @@
 #include "framework/parallel.hpp"
-#include "framework/kernels/gemm.hpp"
+
+#include "framework/error.hpp"
 
 #include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
 
+#include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -33,6 +36,32 @@ namespace xk
             return true;
         }();
 #endif
+
+        void apply_thread_limit(int threads)
+        {
+            thread_limit.reset();
+            configured_threads = threads > 0 ? threads : 0;
+            if (configured_threads > 0)
+                thread_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                                     std::size_t(configured_threads));
+        }
+
+        /// XKERAS_NUM_THREADS, applied before the first parallel loop; set_num_threads overrides it.
+        void apply_environment_once()
+        {
+            static std::once_flag once;
+            std::call_once(once, [] {
+                const char* value = std::getenv("XKERAS_NUM_THREADS");
+                if (!value || !*value)
+                    return;
+                char* end = nullptr;
+                long threads = std::strtol(value, &end, 10);
+                XK_CHECK(*end == '\0' && threads > 0 && threads <= 4096, value_error,
+                         "XKERAS_NUM_THREADS must be a positive integer. Received XKERAS_NUM_THREADS='", value, "'.");
+                std::lock_guard lock(control_mutex);
+                apply_thread_limit(int(threads));
+            });
+        }
     }
 
     void parallel_for(std::size_t n, std::size_t grain, const std::function<void(std::size_t, std::size_t)>& body)
@@ -52,16 +81,16 @@ namespace xk
 
     void set_num_threads(int threads)
     {
+        XK_CHECK(threads >= 0, value_error, "set_num_threads: expected a thread count >= 0 (0 restores the default). ",
+                 "Received threads=", threads, ".");
+        apply_environment_once();
         std::lock_guard lock(control_mutex);
-        thread_limit.reset();
-        configured_threads = threads > 0 ? threads : 0;
-        if (configured_threads > 0)
-            thread_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                                 std::size_t(configured_threads));
+        apply_thread_limit(threads);
     }
 
     int num_threads()
     {
+        apply_environment_once();
         std::lock_guard lock(control_mutex);
         return configured_threads > 0 ? configured_threads : int(tbb::info::default_concurrency());
     }

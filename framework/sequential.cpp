@@ -93,6 +93,10 @@ namespace xk
     {
         XK_CHECK(m_layers.empty(), value_error, "Sequential '", m_name,
                  "': the input must be declared before the first layer is added.");
+        for (std::size_t i = 1; i < batch_shape.size(); ++i)
+            XK_CHECK(batch_shape[i] > 0 || batch_shape[i] == -1, value_error, "Sequential '", m_name,
+                     "': every input dimension after the batch must be positive (or -1 for None). Received input shape ",
+                     shape_str(PartialShape(batch_shape.begin() + 1, batch_shape.end())).insert(1, "None, "), ".");
         m_input_shape = batch_shape;
         if (!m_input_shape->empty())
             (*m_input_shape)[0] = -1;

@@ -11,6 +11,7 @@
 #include "framework/gradcheck.hpp"
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
+#include "framework/parallel.hpp"
 #include "framework/sequential.hpp"
 
 #include <CLI/CLI.hpp>
@@ -128,6 +129,10 @@ int main(int argc, char** argv)
     CLI::App app{"xkeras: Keras HDF5 model files from the command line"};
     app.require_subcommand(1);
     std::string model_path, input_path, output_path, in_path;
+    int threads = 0;
+    app.add_option("--threads", threads,
+                   "worker threads for the whole run (default: XKERAS_NUM_THREADS, else every core)")
+        ->check(CLI::PositiveNumber);
 
     auto* summary_cmd = app.add_subcommand("summary", "Print a Keras-like summary of MODEL.h5");
     summary_cmd->add_option("MODEL", model_path, "a Keras model file")->required();
@@ -168,6 +173,10 @@ int main(int argc, char** argv)
 
     try
     {
+        if (threads > 0)
+            set_num_threads(threads);
+        else
+            num_threads(); // reads XKERAS_NUM_THREADS now, so a bad value is reported before any work
         if (summary_cmd->parsed())
             summary(model_path);
         else if (predict_cmd->parsed())

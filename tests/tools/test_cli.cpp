@@ -27,9 +27,9 @@ namespace
         std::string out; // stdout and stderr
     };
 
-    Run xkeras(const std::string& arguments)
+    Run xkeras_command(const std::string& command_line)
     {
-        std::string command = std::string(XKERAS_CLI) + " " + arguments + " 2>&1";
+        std::string command = command_line + " 2>&1";
         Run run{0, {}};
         FILE* pipe = popen(command.c_str(), "r");
         BOOST_REQUIRE(pipe);
@@ -39,6 +39,14 @@ namespace
         int raw = pclose(pipe);
         run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
         return run;
+    }
+
+    Run xkeras(const std::string& arguments) { return xkeras_command(std::string(XKERAS_CLI) + " " + arguments); }
+
+    /// The tool run with one extra environment assignment ("NAME=value").
+    Run xkeras_env(const std::string& assignment, const std::string& arguments)
+    {
+        return xkeras_command(assignment + " " + std::string(XKERAS_CLI) + " " + arguments);
     }
 
     struct ScratchDir
@@ -138,6 +146,54 @@ BOOST_AUTO_TEST_CASE(usage_and_file_errors)
     Run not_h5 = xkeras("summary " + q(scratch.path / "text.h5"));
     BOOST_TEST(not_h5.status == 2);
     BOOST_TEST(not_h5.out.find("text.h5") != std::string::npos, not_h5.out);
+}
+
+BOOST_AUTO_TEST_CASE(thread_count_from_the_option_and_the_environment)
+{
+    ScratchDir scratch;
+    const fs::path dir = data_dir / "reference/valid/c001_conv2d", out = scratch.path / "y.h5";
+    const std::string args = "predict " + q(dir / "model.h5") + " " + q(dir / "input.h5") + " " + q(out);
+    Run one = xkeras("--threads 1 " + args);
+    BOOST_TEST_REQUIRE(one.status == 0, one.out);
+    const Tensor<float> y1 = h5::File::open_read(out.string()).read<float>("y");
+    Run env = xkeras_env("XKERAS_NUM_THREADS=2", args);
+    BOOST_TEST_REQUIRE(env.status == 0, env.out);
+    BOOST_TEST((h5::File::open_read(out.string()).read<float>("y") == y1));
+
+    for (const char* bad : {"--threads 0 ", "--threads -3 ", "--threads many "})
+    {
+        Run run = xkeras(bad + args);
+        BOOST_TEST(run.status == 2, bad);
+        BOOST_TEST(run.out.find("--threads") != std::string::npos, run.out);
+    }
+    Run bad_env = xkeras_env("XKERAS_NUM_THREADS=lots", args);
+    BOOST_TEST(bad_env.status == 2);
+    BOOST_TEST(bad_env.out.find("XKERAS_NUM_THREADS must be a positive integer. Received XKERAS_NUM_THREADS='lots'") !=
+                   std::string::npos,
+               bad_env.out);
+}
+
+BOOST_AUTO_TEST_CASE(check_numerics_from_the_environment_names_the_layer)
+{
+    // A Dense kernel of 1e30 on inputs of 1e10 overflows float: silently without the variable, an error
+    // naming the layer with XKERAS_CHECK_NUMERICS=1.
+    ScratchDir scratch;
+    Sequential model("overflow");
+    model.set_input({-1, 3});
+    model.add(make_layer("Dense", {{"units", 2}, {"name", "huge"}, {"kernel_initializer", "ones"}}));
+    auto& kernel = model.layer("huge").weights()[0]->variable.value();
+    std::fill(kernel.begin(), kernel.end(), 1e30f);
+    const fs::path saved = scratch.path / "m.h5", in = scratch.path / "x.h5", out = scratch.path / "y.h5";
+    model.save(saved.string());
+    h5::write_atomically(in.string(), [&](h5::File& f) { f.write("x", Tensor<float>({2, 3}, 1e10f)); });
+    const std::string args = "predict " + q(saved) + " " + q(in) + " " + q(out);
+    Run plain = xkeras(args);
+    BOOST_TEST(plain.status == 0, plain.out);
+    fs::remove(out);
+    Run checked = xkeras_env("XKERAS_CHECK_NUMERICS=1", args);
+    BOOST_TEST(checked.status == 2);
+    BOOST_TEST(checked.out.find("Inf in the output of Dense layer 'huge'") != std::string::npos, checked.out);
+    BOOST_TEST(!fs::exists(out));
 }
 
 BOOST_AUTO_TEST_CASE(summary_lists_layers_shapes_and_parameters)
