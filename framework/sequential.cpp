@@ -414,8 +414,10 @@ namespace xk
         while (true)
         {
             const std::string name = (*current).value("name", std::string());
-            if ((*current)["class_name"] == "InputLayer")
-                model.set_input(input_layer_shape((*current)["config"]), name);
+            // value(), not operator[]: a const json's operator[] on a missing key reads past the map (found by
+            // fuzz_model_config under ASan).
+            if ((*current).value("class_name", json()) == "InputLayer")
+                model.set_input(input_layer_shape((*current).value("config", json::object())), name);
             else
                 model.add(layer_from_config<T>(*current));
             auto next = consumers.find(name);

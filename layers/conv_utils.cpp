@@ -13,6 +13,24 @@ namespace xk::conv
                 s += (i ? ", " : "") + std::to_string(v[i]);
             return s + (v.size() == 1 ? ",)" : ")");
         }
+
+        // Kernel sizes, strides and dilations come from configs: absurd ones (2**40) must be rejected,
+        // not overflow (signed overflow is undefined; the fuzzer found it in the transpose length).
+        long checked_mul(long a, long b)
+        {
+            long product;
+            XK_CHECK(!__builtin_mul_overflow(a, b, &product), value_error, "Output length overflows: ", a, " * ", b,
+                     " does not fit in 64 bits; kernel_size, strides or dilation_rate is too large.");
+            return product;
+        }
+
+        long checked_add(long a, long b)
+        {
+            long sum;
+            XK_CHECK(!__builtin_add_overflow(a, b, &sum), value_error, "Output length overflows: ", a, " + ", b,
+                     " does not fit in 64 bits; kernel_size, strides or dilation_rate is too large.");
+            return sum;
+        }
     }
 
     json SpatialArgs::to_config() const
@@ -50,10 +68,10 @@ namespace xk::conv
     {
         if (input < 0)
             return -1;
-        long dilated = kernel + (kernel - 1) * (dilation - 1);
+        long dilated = checked_add(kernel, checked_mul(kernel - 1, dilation - 1));
         long length = (padding == "valid") ? input - dilated + 1 : input;
         // 0 flags "too small" (check_output_shape reports it); -1 is reserved for an unknown extent.
-        return length <= 0 ? 0 : (length + stride - 1) / stride;
+        return length <= 0 ? 0 : checked_add(length, stride - 1) / stride;
     }
 
     long deconv_output_length(long input, long kernel, const std::string& padding, std::optional<long> output_padding,
@@ -61,11 +79,12 @@ namespace xk::conv
     {
         if (input < 0)
             return -1;
-        long dilated = kernel + (kernel - 1) * (dilation - 1);
+        long dilated = checked_add(kernel, checked_mul(kernel - 1, dilation - 1));
         if (!output_padding)
-            return padding == "valid" ? input * stride + std::max(dilated - stride, 0L) : input * stride;
+            return padding == "valid" ? checked_add(checked_mul(input, stride), std::max(dilated - stride, 0L))
+                                      : checked_mul(input, stride);
         long pad = padding == "same" ? dilated / 2 : 0;
-        return (input - 1) * stride + dilated - 2 * pad + *output_padding;
+        return checked_add(checked_add(checked_mul(input - 1, stride), dilated - 2 * pad), *output_padding);
     }
 
     long pad_before(const std::string& padding, long input, long output, long kernel, long stride, long dilation)

@@ -7,6 +7,9 @@ namespace xk
         // Keras names inputs input_1, input_2, ... (one-based) when unnamed.
         json with_input_name(json config)
         {
+            // Before any key lookup: json's operator[] on an array or a string throws its own type_error.
+            XK_CHECK(config.is_object(), value_error, "InputLayer: expected a config object, received ",
+                     config.dump(), ".");
             if (!config.contains("name") || !config["name"].is_string())
                 config["name"] = unique_layer_name("input", /*zero_based=*/false);
             return config;

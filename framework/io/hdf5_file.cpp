@@ -685,6 +685,11 @@ namespace xk::h5
             if (!register_raw_heap_id_conversion() || !raw_type.valid() ||
                 H5Tset_tag(raw_type.get(), raw_heap_id_tag) < 0)
                 fail("cannot set up reading " + where + hdf5_detail());
+            // HDF5 copies count * id_size bytes from the attribute's stored data without comparing with the size
+            // the file declares for it: a damaged size made it read past its buffer (fuzz_load_model, ASan).
+            if (static_cast<std::size_t>(H5Aget_storage_size(attribute)) < count * id_size)
+                fail("cannot read " + where + ": the file stores " + std::to_string(H5Aget_storage_size(attribute)) +
+                     " bytes for " + std::to_string(count) + " strings of " + std::to_string(id_size) + " bytes");
             std::vector<unsigned char> ids(count * id_size);
             if (H5Aread(attribute, raw_type.get(), ids.data()) < 0)
                 fail("cannot read " + where + hdf5_detail());
