@@ -186,6 +186,16 @@ namespace xk
                                          const std::optional<Regularizer>& regularizer,
                                          const std::optional<Constraint>& constraint, bool trainable)
     {
+        // A config can ask for any size (filters=2**40); reject what no machine could hold before allocating, so
+        // the user gets the layer and the weight's shape instead of std::bad_alloc.
+        std::size_t elements = 1;
+        for (std::size_t d : shape)
+        {
+            XK_CHECK(d == 0 || elements <= max_weight_elements / d, value_error, "Weight '", name, "' of ", where(),
+                     " would have shape ", shape_str(shape), ": more than ", max_weight_elements,
+                     " elements. Check the layer's sizes (filters, units, kernel_size, input channels).");
+            elements *= d;
+        }
         Tensor value = initializer ? tensor_cast<T>((*initializer)(shape)) : Tensor(shape, T(0));
         Weight<T> w{name, Variable(std::move(value), trainable && m_trainable, name), regularizer, constraint,
                     trainable};

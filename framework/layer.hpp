@@ -26,6 +26,10 @@
 
 namespace xk
 {
+    /// The largest weight a layer may create (2^31 elements, 8 GiB of float32): configs asking for more are
+    /// rejected before allocating, with the layer and shape in the message, rather than failing in the allocator.
+    inline constexpr std::size_t max_weight_elements = std::size_t(1) << 31;
+
     template <class T>
     struct Weight
     {
@@ -113,6 +117,7 @@ namespace xk
         virtual Tensor forward(const Tensor& x, LayerCache<T>& cache) const = 0;
         virtual void backward(const Tensor& x, const Tensor& dz, const LayerCache<T>& cache, Tensor* dx) = 0;
 
+        /// Creates a weight; a shape of more than max_weight_elements elements is a value_error naming the layer.
         Weight<T>& add_weight(const std::string& name, const Shape& shape, const InitializerPtr& initializer,
                               const std::optional<Regularizer>& regularizer = std::nullopt,
                               const std::optional<Constraint>& constraint = std::nullopt, bool trainable = true);
