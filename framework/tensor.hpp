@@ -11,19 +11,73 @@
 #include <xtensor/xreducer.hpp>
 #include <xtensor/xstrided_view.hpp>
 #include <xtensor/xview.hpp>
-#include <xsimd/memory/xsimd_aligned_allocator.hpp>
+#include <xsimd/memory/xsimd_alignment.hpp>
 
 #include <cstddef>
+#include <new>
 #include <string>
 #include <vector>
 
 namespace xk
 {
-    /// Row-major n-d array. Training runs in float; gradient checks instantiate the same code in double.
-    /// The allocator is spelled out: xtensor's default alignment follows the compiler's -march flags, and the
-    /// library (built for the machine) and a user's program (built without them) must agree on the type.
+    /// Storage of every tensor: 64-byte aligned blocks (one AVX-512 vector, one cache line). Large blocks are
+    /// kept for reuse when freed (framework/tensor_storage.cpp says why), so a training step that frees and
+    /// re-allocates the same activations does not fault fresh pages in every step.
+    void* allocate_tensor_storage(std::size_t bytes);
+    void release_tensor_storage(void* block) noexcept;
+    inline constexpr std::size_t tensor_storage_alignment = 64;
+
     template <class T>
-    using Tensor = xt::xarray<T, xt::layout_type::row_major, xsimd::aligned_allocator<T, 64>>;
+    struct TensorAllocator
+    {
+        using value_type = T;
+
+        TensorAllocator() noexcept = default;
+        template <class U>
+        TensorAllocator(const TensorAllocator<U>&) noexcept
+        {
+        }
+
+        T* allocate(std::size_t n)
+        {
+            if (n > std::size_t(-1) / sizeof(T))
+                throw std::bad_array_new_length();
+            return static_cast<T*>(allocate_tensor_storage(n * sizeof(T)));
+        }
+        void deallocate(T* block, std::size_t) noexcept { release_tensor_storage(block); }
+
+        template <class U>
+        struct rebind
+        {
+            using other = TensorAllocator<U>;
+        };
+
+        friend bool operator==(const TensorAllocator&, const TensorAllocator&) noexcept { return true; }
+        friend bool operator!=(const TensorAllocator&, const TensorAllocator&) noexcept { return false; }
+    };
+}
+
+// Tell xsimd and xtensor the blocks are aligned, so their vectorised assignments may use aligned loads.
+template <class T>
+struct xsimd::allocator_alignment<xk::TensorAllocator<T>>
+{
+    using type = xsimd::aligned_mode;
+};
+
+template <class T>
+struct xt::detail::allocator_alignment<xk::TensorAllocator<T>>
+{
+    constexpr static std::size_t value = xk::tensor_storage_alignment;
+};
+
+namespace xk
+{
+
+    /// Row-major n-d array. Training runs in float; gradient checks instantiate the same code in double.
+    /// The allocator is our own, so the library (built for the machine) and a user's program (built without
+    /// -march flags) agree on the type and on the alignment.
+    template <class T>
+    using Tensor = xt::xarray<T, xt::layout_type::row_major, TensorAllocator<T>>;
 
     using Shape = std::vector<std::size_t>;
 
