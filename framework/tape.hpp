@@ -58,6 +58,13 @@ namespace xk
             replay();
         }
 
+        /// As above; a temporary seed becomes the output's gradient without a copy.
+        void backward(Variable output, Tensor<T>&& upstream)
+        {
+            output.accumulate_grad(std::move(upstream));
+            replay();
+        }
+
         /// Runs every backward closure in reverse order, then empties the tape. For several seeds, put the
         /// gradients on the outputs (accumulate_grad) first.
         void replay()
