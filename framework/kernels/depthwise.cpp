@@ -1,8 +1,10 @@
 #include "framework/kernels/conv.hpp"
 #include "framework/kernels/conv_detail.hpp"
+#include "framework/kernels/depthwise_avx512.hpp"
 
 #include <algorithm>
 #include <array>
+#include <type_traits>
 #include <vector>
 
 namespace xk::kernels
@@ -87,6 +89,9 @@ namespace xk::kernels
     template <class T>
     void depthwise_forward(const ConvGeometry& g, const T* x, const T* w, T* y)
     {
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::avx512_depthwise_applies(g))
+                return detail::depthwise_forward_avx512(g, x, w, y);
         const std::size_t C = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
         const std::size_t in_w = g.in[2], out_w = g.out[2], sw = g.stride[2];
         const TapRuns runs(g);
@@ -123,6 +128,9 @@ namespace xk::kernels
     template <class T>
     void depthwise_backward_input(const ConvGeometry& g, const T* dy, const T* w, T* dx)
     {
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::avx512_depthwise_applies(g))
+                return detail::depthwise_backward_input_avx512(g, dy, w, dx);
         const std::size_t C = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
         const std::size_t in_w = g.in[2], out_w = g.out[2], sw = g.stride[2];
         const std::size_t rows_per_image = g.out[0] * g.out[1];
@@ -164,6 +172,9 @@ namespace xk::kernels
     template <class T>
     void depthwise_backward_kernel(const ConvGeometry& g, const T* x, const T* dy, T* dw)
     {
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::avx512_depthwise_applies(g))
+                return detail::depthwise_backward_kernel_avx512(g, x, dy, dw);
         const std::size_t C = g.in_channels, mult = g.out_channels / g.in_channels, c_out = g.out_channels;
         const std::size_t in_w = g.in[2], out_w = g.out[2], sw = g.stride[2];
         const std::size_t wsize = g.taps() * c_out, rows = g.batch * g.out[0] * g.out[1];

@@ -145,6 +145,10 @@ BOOST_AUTO_TEST_CASE(kernels_match_the_definition_on_odd_geometries)
         {{1, 4, 3}, {1, 5, 6}, {1, 1, 1}, {1, 1, 1}, {0, 2, 3}, 4, 1},
         {{3, 5, 4}, {2, 3, 3}, {2, 1, 2}, {1, 1, 1}, {1, 1, 1}, 6, 2},
         {{1, 5, 5}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 64, 1},
+        // multiplier 1 in float takes the AVX-512 kernels: channel blocks of 128 plus a masked tail, 3-D taps
+        {{2, 5, 6}, {3, 2, 3}, {1, 2, 1}, {2, 1, 2}, {2, 0, 2}, 150, 1},
+        {{3, 4, 5}, {2, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, 20, 1},
+        {{1, 2, 3}, {1, 3, 7}, {1, 1, 1}, {1, 1, 1}, {0, 1, 3}, 16, 1},
     };
     std::mt19937 rng(11);
     for (const auto& geo : geos)
