@@ -46,7 +46,7 @@ namespace xk
         /// Seeds d(output) with ones (a scalar loss: dloss/dloss = 1) and replays the tape in reverse.
         void backward(const Variable& output)
         {
-            output.accumulate_grad(Tensor<T>(output.value().shape(), T(1)));
+            output.accumulate_grad(full<T>(output.shape(), T(1)));
             replay();
         }
 

@@ -1,5 +1,7 @@
 #include "framework/tensor.hpp"
+#include "framework/parallel.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <numeric>
 
@@ -32,6 +34,37 @@ namespace xk
     {
         return join_dims(shape, [](long d) { return d < 0 ? std::string("None") : std::to_string(d); });
     }
+
+    namespace
+    {
+        // Below this many elements one core is faster than waking the others.
+        constexpr std::size_t parallel_elements = std::size_t(1) << 17;
+
+        template <class T>
+        void fill_any(T* dst, std::size_t n, T value)
+        {
+            if (n < parallel_elements)
+                return std::fill(dst, dst + n, value);
+            parallel_for(n, parallel_elements / 4, [&](std::size_t i0, std::size_t i1) { std::fill(dst + i0, dst + i1, value); });
+        }
+
+        template <class T>
+        void add_any(T* dst, const T* src, std::size_t n)
+        {
+            auto add = [&](std::size_t i0, std::size_t i1) {
+                for (std::size_t i = i0; i < i1; ++i)
+                    dst[i] += src[i];
+            };
+            if (n < parallel_elements)
+                return add(0, n);
+            parallel_for(n, parallel_elements / 4, add);
+        }
+    }
+
+    void fill_values(float* dst, std::size_t n, float value) { fill_any(dst, n, value); }
+    void fill_values(double* dst, std::size_t n, double value) { fill_any(dst, n, value); }
+    void add_values(float* dst, const float* src, std::size_t n) { add_any(dst, src, n); }
+    void add_values(double* dst, const double* src, std::size_t n) { add_any(dst, src, n); }
 
     std::size_t shape_size(const Shape& shape)
     {

@@ -67,10 +67,7 @@ namespace xk
                 node().has_grad = true;
                 return;
             }
-            T* dst = node().grad.data();
-            const T* src = g.data();
-            for (std::size_t i = 0, n = g.size(); i < n; ++i)
-                dst[i] += src[i];
+            add_values(node().grad.data(), g.data(), g.size());
         }
 
         /// grad += g, taking g's buffer when there is no gradient yet (a seed of ones is not copied).
@@ -117,7 +114,7 @@ namespace xk
             Node& n = node();
             if (!n.has_grad)
             {
-                n.grad = Tensor<T>(n.value.shape(), T(0));
+                n.grad = zeros<T>(shape_of(n.value));
                 n.has_grad = true;
             }
         }
