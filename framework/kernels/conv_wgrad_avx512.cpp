@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -33,8 +34,12 @@ namespace xk::kernels::detail
         // loads 1 pointer, 6 vectors and 4 scalars for 24 FMAs, inside Zen 5's 2 vector loads per cycle.
         constexpr std::size_t TILE_R = 4;
         constexpr std::size_t TILE_V = 6;
-        // Pixels per chunk of a slab: the chunk's x rows and dy rows stay in L1 while the tiles sweep them.
-        constexpr std::size_t CHUNK = 96;
+        // The dy rows of a chunk (and the x rows its taps read, about as many bytes) stay in L1 while the tiles
+        // sweep them; more than 128 pixels measured no faster.
+        std::size_t chunk_pixels(std::size_t cout)
+        {
+            return std::clamp<std::size_t>(32768 / (cout * sizeof(float)), 32, 128);
+        }
         // Padded slab buffer target (floats): stays in L2 beside the private dW.
         constexpr std::size_t SLAB_FLOATS = std::size_t(1) << 16;
         // Fewer input channels than this waste most of a vector's lanes: the im2col + GEMM path is faster there.
@@ -126,6 +131,7 @@ namespace xk::kernels::detail
         const std::size_t slabs_per_image = (g.out[axis] + slab_len - 1) / slab_len;
         const std::size_t items = g.batch * slabs_per_image;
         const std::size_t parts = std::min<std::size_t>(items, std::size_t(num_threads()));
+        const std::size_t chunk = chunk_pixels(cout);
 
         // Offset of each (tap, channel vector) from its pixel's position, in a padded buffer of extents `ext`.
         auto vector_offsets = [&](const std::array<std::size_t, 3>& ext) {
@@ -148,7 +154,7 @@ namespace xk::kernels::detail
         for_partitions(items, parts, [&](std::size_t part, std::size_t i0, std::size_t i1) {
             float* acc = partials[part].data();
             std::vector<float> buffer;
-            std::vector<std::size_t> pix(CHUNK);
+            std::vector<std::size_t> pix(chunk);
             for (std::size_t item = i0; item < i1; ++item)
             {
                 const std::size_t n = item / slabs_per_image, slab = item % slabs_per_image;
@@ -158,9 +164,11 @@ namespace xk::kernels::detail
                 for (int a = 0; a < 3; ++a)
                     ext[a] = span(g, a, count[a]);
                 // The padded copy of the input region this slab reads; +16 floats for the lanes past C_in.
-                buffer.resize(ext[0] * ext[1] * ext[2] * cin + 16);
+                // The start is 64-byte aligned, so with C_in a multiple of 16 no vector load splits a cache line.
+                buffer.resize(ext[0] * ext[1] * ext[2] * cin + 32);
+                float* const padded = buffer.data() + (16 - (reinterpret_cast<std::uintptr_t>(buffer.data()) / 4) % 16) % 16;
                 const float* xn = x + n * g.in_pixels() * cin;
-                float* dst = buffer.data();
+                float* dst = padded;
                 for (std::size_t e0 = 0; e0 < ext[0]; ++e0)
                 {
                     const long i0a = long(lo[0] * g.stride[0] + e0) - g.pad_before[0];
@@ -193,9 +201,9 @@ namespace xk::kernels::detail
                 const std::size_t slab_pixels = count[0] * count[1] * count[2];
                 const std::size_t first_row = n * g.out_pixels() + ((lo[0] * g.out[1]) + lo[1]) * g.out[2] + lo[2];
                 std::array<std::size_t, 3> o{0, 0, 0};
-                for (std::size_t q0 = 0; q0 < slab_pixels; q0 += CHUNK)
+                for (std::size_t q0 = 0; q0 < slab_pixels; q0 += chunk)
                 {
-                    const std::size_t m = std::min(CHUNK, slab_pixels - q0);
+                    const std::size_t m = std::min(chunk, slab_pixels - q0);
                     for (std::size_t p = 0; p < m; ++p)
                     {
                         pix[p] = ((o[0] * g.stride[0] * ext[1] + o[1] * g.stride[1]) * ext[2] + o[2] * g.stride[2]) *
@@ -217,7 +225,7 @@ namespace xk::kernels::detail
                         for (std::size_t o0 = 0; o0 < cout; o0 += TILE_R)
                         {
                             const std::size_t r = std::min(TILE_R, cout - o0);
-                            tile_table[r - 1][v - 1](m, pix.data(), buffer.data(), offsets.data() + kv0, dyc + o0,
+                            tile_table[r - 1][v - 1](m, pix.data(), padded, offsets.data() + kv0, dyc + o0,
                                                      cout, acc + o0 * kpad + kv0 * 16, kpad);
                         }
                     }
@@ -225,16 +233,21 @@ namespace xk::kernels::detail
             }
         });
 
-        // dw[(t, c), o] += sum over parts of dW^T[o, (t, c)].
-        for (std::size_t t = 0; t < taps; ++t)
-            for (std::size_t c = 0; c < cin; ++c)
-            {
-                float* out = dw + (t * cin + c) * cout;
-                const std::size_t k = t * cvecs * 16 + c;
-                for (const auto& part : partials)
-                    for (std::size_t oc = 0; oc < cout; ++oc)
-                        out[oc] += part[oc * kpad + k];
-            }
+        // dw[(t, c), o] += sum over parts of dW^T[o, (t, c)], transposed in 16 x 16 blocks so that both sides are
+        // read and written a cache line at a time; taps in parallel.
+        parallel_for(taps, 1, [&](std::size_t t0, std::size_t t1) {
+            for (std::size_t t = t0; t < t1; ++t)
+                for (std::size_t c0 = 0; c0 < cin; c0 += 16)
+                    for (std::size_t o0 = 0; o0 < cout; o0 += 16)
+                        for (const auto& part : partials)
+                            for (std::size_t c = c0; c < std::min(c0 + 16, cin); ++c)
+                            {
+                                float* out = dw + (t * cin + c) * cout;
+                                const float* in = part.data() + t * cvecs * 16 + c;
+                                for (std::size_t oc = o0; oc < std::min(o0 + 16, cout); ++oc)
+                                    out[oc] += in[oc * kpad];
+                            }
+        });
     }
 }
 
