@@ -42,8 +42,6 @@ namespace xk::kernels::detail
         }
         // Padded slab buffer target (floats): stays in L2 beside the private dW.
         constexpr std::size_t SLAB_FLOATS = std::size_t(1) << 16;
-        // Fewer input channels than this waste most of a vector's lanes: the im2col + GEMM path is faster there.
-        constexpr std::size_t MIN_CHANNELS = 16;
 
         /// acc[i][v] (+)= sum over pixels p of dy[p, i] * the 16 floats at x + pix[p] + offsets[v], for the R x V
         /// tile stored at acc_out (rows acc_stride apart).
@@ -109,7 +107,7 @@ namespace xk::kernels::detail
         }
     }
 
-    bool avx512_wgrad_applies(const ConvGeometry& g) { return g.groups == 1 && g.in_channels >= MIN_CHANNELS; }
+    bool avx512_wgrad_applies(const ConvGeometry& g) { return g.groups == 1; }
 
     void conv_backward_kernel_avx512(const ConvGeometry& g, const float* x, const float* dy, float* dw)
     {

@@ -6,8 +6,8 @@
 
 namespace xk::kernels::detail
 {
-    /// True when this build carries the AVX-512 kernel-gradient kernel and it applies to g (one group, enough
-    /// input channels to fill the vectors).
+    /// True when this build carries the AVX-512 kernel-gradient kernel and it applies to g (one group). Even with
+    /// C_in < 16, where most lanes idle, it measured faster than im2col + GEMM (C_in 1, 3, 4, 8, 12).
     bool avx512_wgrad_applies(const ConvGeometry& g);
 
     /// dw += the gradient of <dy, conv(x, w)> in w.
