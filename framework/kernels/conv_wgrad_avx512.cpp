@@ -100,6 +100,56 @@ namespace xk::kernels::detail
         }
         constexpr auto tile_table = tile_table_of(std::make_index_sequence<TILE_R>{});
 
+        // Below this many input channels a (tap, channel) vector would mostly idle: the tile is turned around, dW
+        // rows (tap, channel) broadcast from x times vectors of 16 output channels of dy.
+        constexpr std::size_t ROWS_LAYOUT_BELOW = 16;
+
+        /// acc[i][v] (+)= sum over pixels p of x[pix[p] + rows[i]] * dy[p, 16 v : 16 v + 16] under masks[v], for the
+        /// MR x NV tile of dW rows stored at acc_out (rows acc_stride apart).
+        template <std::size_t MR, std::size_t NV>
+        void wgrad_rows_tile(std::size_t pixels, const std::size_t* pix, const float* x, const std::size_t* rows,
+                             const float* dy, std::size_t cout, const __mmask16* masks, float* acc_out,
+                             std::size_t acc_stride)
+        {
+            __m512 acc[MR][NV];
+#pragma GCC unroll 24
+            for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+                for (std::size_t v = 0; v < NV; ++v)
+                    acc[i][v] = _mm512_loadu_ps(acc_out + i * acc_stride + 16 * v);
+            __mmask16 m[NV];
+#pragma GCC unroll 4
+            for (std::size_t v = 0; v < NV; ++v)
+                m[v] = masks[v];
+            for (std::size_t p = 0; p < pixels; ++p, dy += cout)
+            {
+                const float* base = x + pix[p];
+                __m512 b[NV];
+#pragma GCC unroll 4
+                for (std::size_t v = 0; v < NV; ++v)
+                    b[v] = _mm512_maskz_loadu_ps(m[v], dy + 16 * v);
+#pragma GCC unroll 24
+                for (std::size_t i = 0; i < MR; ++i)
+                {
+                    const __m512 a = _mm512_set1_ps(base[rows[i]]);
+#pragma GCC unroll 4
+                    for (std::size_t v = 0; v < NV; ++v)
+                        acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
+                }
+            }
+#pragma GCC unroll 24
+            for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+                for (std::size_t v = 0; v < NV; ++v)
+                    _mm512_storeu_ps(acc_out + i * acc_stride + 16 * v, acc[i][v]);
+        }
+
+        using RowsTileFn = void (*)(std::size_t, const std::size_t*, const float*, const std::size_t*, const float*,
+                                    std::size_t, const __mmask16*, float*, std::size_t);
+        /// rows_tiles[nv - 1] takes 24 / nv dW rows (24 accumulators) by nv vectors of output channels.
+        constexpr std::array<RowsTileFn, 4> rows_tiles{&wgrad_rows_tile<24, 1>, &wgrad_rows_tile<12, 2>,
+                                                       &wgrad_rows_tile<8, 3>, &wgrad_rows_tile<6, 4>};
+
         /// Input positions read along one axis by `outputs` consecutive output positions.
         std::size_t span(const ConvGeometry& g, int a, std::size_t outputs)
         {
@@ -115,6 +165,18 @@ namespace xk::kernels::detail
         if (g.batch == 0 || g.out_pixels() == 0)
             return;
         const std::size_t cvecs = (cin + 15) / 16, kvecs = taps * cvecs, kpad = kvecs * 16;
+        // The rows layout: dW in blocks of mr rows x nv vectors of output channels, rows padded to a multiple of mr
+        // (the pad rows read offset 0 and are never stored), columns to a multiple of 16 nv.
+        const bool by_rows = cin < ROWS_LAYOUT_BELOW;
+        const std::size_t nv = std::min<std::size_t>(4, (cout + 15) / 16), mr = 24 / nv;
+        const std::size_t k = taps * cin, krows = (k + mr - 1) / mr * mr;
+        const std::size_t cpad = (cout + 16 * nv - 1) / (16 * nv) * (16 * nv);
+        std::vector<__mmask16> col_masks(cpad / 16);
+        for (std::size_t v = 0; v < col_masks.size(); ++v)
+        {
+            const std::size_t left = v * 16 < cout ? cout - v * 16 : 0;
+            col_masks[v] = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+        }
 
         // Slabs split the outermost axis with more than one output position; the inner axes stay whole, so a
         // slab's output pixels are consecutive rows of dy.
@@ -146,9 +208,24 @@ namespace xk::kernels::detail
                     }
             return off;
         };
+        // The rows layout's offset of each dW row (tap, channel) from its pixel's position.
+        auto row_offsets = [&](const std::array<std::size_t, 3>& ext) {
+            std::vector<std::size_t> off(krows, 0);
+            std::size_t t = 0;
+            for (std::size_t td = 0; td < g.kernel[0]; ++td)
+                for (std::size_t th = 0; th < g.kernel[1]; ++th)
+                    for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
+                    {
+                        const std::size_t pos = ((td * g.dilation[0]) * ext[1] + th * g.dilation[1]) * ext[2] +
+                                                tw * g.dilation[2];
+                        for (std::size_t c = 0; c < cin; ++c)
+                            off[t * cin + c] = pos * cin + c;
+                    }
+            return off;
+        };
 
-        // Private dW^T per part, (cout, kvecs * 16).
-        std::vector<std::vector<float>> partials(parts, std::vector<float>(cout * kpad, 0.0f));
+        // Private dW^T per part, (cout, kvecs * 16), or in the rows layout dW, (krows, cpad).
+        std::vector<std::vector<float>> partials(parts, std::vector<float>(by_rows ? krows * cpad : cout * kpad, 0.0f));
         for_partitions(items, parts, [&](std::size_t part, std::size_t i0, std::size_t i1) {
             float* acc = partials[part].data();
             std::vector<float> buffer;
@@ -192,7 +269,7 @@ namespace xk::kernels::detail
                     }
                 }
                 std::fill(dst, dst + 16, 0.0f);
-                const std::vector<std::size_t> offsets = vector_offsets(ext);
+                const std::vector<std::size_t> offsets = by_rows ? row_offsets(ext) : vector_offsets(ext);
 
                 // The slab's output pixels, in chunks; pixel (o0, o1, o2) of the slab sits at padded position
                 // (o0 s0, o1 s1, o2 s2).
@@ -217,6 +294,14 @@ namespace xk::kernels::detail
                         }
                     }
                     const float* dyc = dy + (first_row + q0) * cout;
+                    if (by_rows)
+                    {
+                        for (std::size_t o0 = 0; o0 < cout; o0 += 16 * nv)
+                            for (std::size_t k0 = 0; k0 < krows; k0 += mr)
+                                rows_tiles[nv - 1](m, pix.data(), padded, offsets.data() + k0, dyc + o0, cout,
+                                                   col_masks.data() + o0 / 16, acc + k0 * cpad + o0, cpad);
+                        continue;
+                    }
                     for (std::size_t kv0 = 0; kv0 < kvecs; kv0 += TILE_V)
                     {
                         const std::size_t v = std::min(TILE_V, kvecs - kv0);
@@ -231,6 +316,14 @@ namespace xk::kernels::detail
             }
         });
 
+        if (by_rows)
+        {
+            for (const auto& part : partials)
+                for (std::size_t r = 0; r < k; ++r)
+                    for (std::size_t oc = 0; oc < cout; ++oc)
+                        dw[r * cout + oc] += part[r * cpad + oc];
+            return;
+        }
         // dw[(t, c), o] += sum over parts of dW^T[o, (t, c)], transposed in 16 x 16 blocks so that both sides are
         // read and written a cache line at a time; taps in parallel.
         parallel_for(taps, 1, [&](std::size_t t0, std::size_t t1) {

@@ -154,6 +154,16 @@ BOOST_AUTO_TEST_CASE(kernel_gradient_geometries)
             check(make(2, {1, 7, 6}, {1, 2, 3}, {1, 3, 2}, {1, 1, 1}, true, cin, cout), seed++);
             check(make(1, {4, 5, 6}, {2, 3, 2}, {2, 1, 2}, {1, 2, 1}, false, cin, cout), seed++);
         }
+    // Fewer than 16 input channels turn the tile around (dW rows x vectors of output channels): output channel
+    // counts around 16, 32, 48 and 64 columns and a second column block.
+    for (std::size_t cin : {2, 7, 15})
+        for (std::size_t cout : {1, 17, 40, 50, 70})
+        {
+            check(make(2, {1, 9, 8}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, cin, cout), seed++);
+            check(make(1, {5, 4, 6}, {3, 2, 3}, {1, 2, 1}, {2, 1, 1}, true, cin, cout), seed++);
+            check(make(2, {1, 1, 31}, {1, 1, 5}, {1, 1, 3}, {1, 1, 1}, false, cin, cout), seed++);
+        }
+    check(make(2, {1, 60, 61}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, 3, 32), seed++);
     // Several slabs per image (along each possible slab axis) and chunks that end mid-row.
     check(make(2, {1, 1, 1500}, {1, 1, 3}, {1, 1, 1}, {1, 1, 2}, true, 48, 12), seed++);
     check(make(1, {1, 40, 41}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, 53, 20), seed++);
