@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
+#include <mutex>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -150,6 +152,56 @@ namespace xk::kernels::detail
         constexpr std::array<RowsTileFn, 4> rows_tiles{&wgrad_rows_tile<24, 1>, &wgrad_rows_tile<12, 2>,
                                                        &wgrad_rows_tile<8, 3>, &wgrad_rows_tile<6, 4>};
 
+        /// A private dW accumulator with the scratch of the task that holds it.
+        struct Workspace
+        {
+            std::vector<float> partial;
+            std::vector<float> buffer;
+            std::vector<std::size_t> pix;
+        };
+
+        /// Workspaces lent to the tasks of one call: a new one only when all are lent out.
+        class WorkspacePool
+        {
+        public:
+            Workspace& acquire(std::size_t partial_size, std::size_t chunk)
+            {
+                {
+                    std::lock_guard<std::mutex> lock(m_mutex);
+                    if (!m_free.empty())
+                    {
+                        Workspace* space = m_free.back();
+                        m_free.pop_back();
+                        return *space;
+                    }
+                }
+                auto space = std::make_unique<Workspace>();
+                space->partial.assign(partial_size, 0.0f);
+                space->pix.resize(chunk);
+                std::lock_guard<std::mutex> lock(m_mutex);
+                m_all.push_back(std::move(space));
+                return *m_all.back();
+            }
+            void release(Workspace& space)
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                m_free.push_back(&space);
+            }
+            /// After the parallel loop: every accumulator.
+            std::vector<const float*> partials() const
+            {
+                std::vector<const float*> out;
+                for (const auto& space : m_all)
+                    out.push_back(space->partial.data());
+                return out;
+            }
+
+        private:
+            std::mutex m_mutex;
+            std::vector<std::unique_ptr<Workspace>> m_all;
+            std::vector<Workspace*> m_free;
+        };
+
         /// Input positions read along one axis by `outputs` consecutive output positions.
         std::size_t span(const ConvGeometry& g, int a, std::size_t outputs)
         {
@@ -190,7 +242,6 @@ namespace xk::kernels::detail
         const std::size_t slab_len = std::clamp<std::size_t>(SLAB_FLOATS / per_output, 1, g.out[axis]);
         const std::size_t slabs_per_image = (g.out[axis] + slab_len - 1) / slab_len;
         const std::size_t items = g.batch * slabs_per_image;
-        const std::size_t parts = std::min<std::size_t>(items, std::size_t(num_threads()));
         const std::size_t chunk = chunk_pixels(cout);
 
         // Offset of each (tap, channel vector) from its pixel's position, in a padded buffer of extents `ext`.
@@ -224,12 +275,16 @@ namespace xk::kernels::detail
             return off;
         };
 
-        // Private dW^T per part, (cout, kvecs * 16), or in the rows layout dW, (krows, cpad).
-        std::vector<std::vector<float>> partials(parts, std::vector<float>(by_rows ? krows * cpad : cout * kpad, 0.0f));
-        for_partitions(items, parts, [&](std::size_t part, std::size_t i0, std::size_t i1) {
-            float* acc = partials[part].data();
-            std::vector<float> buffer;
-            std::vector<std::size_t> pix(chunk);
+        // Tasks take slabs dynamically (a core busy elsewhere just takes fewer), but accumulate into one of a few
+        // workspaces, each a private dW^T, (cout, kvecs * 16), or in the rows layout dW, (krows, cpad): a task
+        // borrows a free one, so there are about as many as tasks running at once, not as tasks.
+        const std::size_t partial_size = by_rows ? krows * cpad : cout * kpad;
+        WorkspacePool pool;
+        parallel_for(items, 1, [&](std::size_t i0, std::size_t i1) {
+            Workspace& space = pool.acquire(partial_size, chunk);
+            float* acc = space.partial.data();
+            std::vector<float>& buffer = space.buffer;
+            std::vector<std::size_t>& pix = space.pix;
             for (std::size_t item = i0; item < i1; ++item)
             {
                 const std::size_t n = item / slabs_per_image, slab = item % slabs_per_image;
@@ -314,11 +369,13 @@ namespace xk::kernels::detail
                     }
                 }
             }
+            pool.release(space);
         });
+        const auto partials = pool.partials();
 
         if (by_rows)
         {
-            for (const auto& part : partials)
+            for (const float* part : partials)
                 for (std::size_t r = 0; r < k; ++r)
                     for (std::size_t oc = 0; oc < cout; ++oc)
                         dw[r * cout + oc] += part[r * cpad + oc];
@@ -330,11 +387,11 @@ namespace xk::kernels::detail
             for (std::size_t t = t0; t < t1; ++t)
                 for (std::size_t c0 = 0; c0 < cin; c0 += 16)
                     for (std::size_t o0 = 0; o0 < cout; o0 += 16)
-                        for (const auto& part : partials)
+                        for (const float* part : partials)
                             for (std::size_t c = c0; c < std::min(c0 + 16, cin); ++c)
                             {
                                 float* out = dw + (t * cin + c) * cout;
-                                const float* in = part.data() + t * cvecs * 16 + c;
+                                const float* in = part + t * cvecs * 16 + c;
                                 for (std::size_t oc = o0; oc < std::min(o0 + 16, cout); ++oc)
                                     out[oc] += in[oc * kpad];
                             }
