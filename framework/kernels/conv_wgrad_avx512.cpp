@@ -11,23 +11,24 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <mutex>
-#include <cstdint>
 #include <utility>
 #include <vector>
 
 // dW[(t, c), o] = sum over output pixels p of x[src(p, t), c] * dy[p, o].
 //
-// The reduction runs over the pixels, so each thread accumulates a private dW over its share of them, summed at
-// the end. Work items are slabs of one image (a range along the outermost axis with more than one output
+// The reduction runs over the pixels, so each running task accumulates into a private dW (a workspace it
+// borrows), and the workspaces are summed at the end. Work items are slabs of one image (a range along the outermost axis with more than one output
 // position); each slab's input region is first copied into a zero-padded buffer, after which every tap of every
 // output pixel is in bounds and sits at a constant offset from the pixel's own position: the micro-kernel reads
 // x through one pointer per pixel plus per-tap constants, with no im2col matrix and no padding tests.
 //
 // The register tile is transposed, dW^T: R output channels (dy[p, o] broadcast) x V vectors of 16 (tap, input
 // channel) entries, which are contiguous in x's rows. Lanes past C_in read the next pixel's channels; they land
-// in accumulator lanes that are never stored to dw.
+// in accumulator lanes that are never stored to dw. Below 16 input channels, where those vectors would mostly
+// idle, the tile is turned around: dW rows (tap, channel), each a scalar of x, times vectors of output channels.
 namespace xk::kernels::detail
 {
     namespace
