@@ -1,6 +1,7 @@
 #include "framework/kernels/conv.hpp"
 #include "framework/kernels/conv_avx512.hpp"
 #include "framework/kernels/conv_detail.hpp"
+#include "framework/kernels/conv_wgrad_avx512.hpp"
 #include "framework/kernels/gemm.hpp"
 #include "framework/parallel.hpp"
 
@@ -198,6 +199,11 @@ namespace xk::kernels
     template <class T>
     void conv_backward_kernel(const ConvGeometry& g, const T* x, const T* dy, T* dw)
     {
+        if constexpr (std::is_same_v<T, float>)
+        {
+            if (!is_pointwise(g) && detail::avx512_wgrad_applies(g))
+                return detail::conv_backward_kernel_avx512(g, x, dy, dw);
+        }
         const std::size_t m = g.batch * g.out_pixels();
         const std::size_t cg = g.in_channels / g.groups, og = g.out_channels / g.groups;
         const std::size_t k = g.taps() * cg;

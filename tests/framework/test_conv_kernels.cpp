@@ -138,4 +138,42 @@ BOOST_AUTO_TEST_CASE(transposed_convolution_shapes)
         }
 }
 
+BOOST_AUTO_TEST_CASE(kernel_gradient_geometries)
+{
+    // The float kernel gradient (conv_wgrad_avx512.cpp where built) copies slabs of each image into a padded
+    // buffer and tiles dW^T by 4 output channels x 6 vectors of 16 (tap, input channel) entries: channel counts
+    // around and off those multiples, single-pixel and tiny outputs, and inputs big enough to be cut into several
+    // slabs per image and several chunks per slab.
+    unsigned seed = 300;
+    for (std::size_t cin : {16, 17, 20, 33})
+        for (std::size_t cout : {1, 5, 7, 45})
+        {
+            check(make(1, {1, 3, 3}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, false, cin, cout), seed++); // one pixel
+            check(make(2, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, true, cin, cout), seed++);  // 1x1 image
+            check(make(3, {1, 2, 5}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, cin, cout), seed++);  // kernel > image
+            check(make(2, {1, 7, 6}, {1, 2, 3}, {1, 3, 2}, {1, 1, 1}, true, cin, cout), seed++);
+            check(make(1, {4, 5, 6}, {2, 3, 2}, {2, 1, 2}, {1, 2, 1}, false, cin, cout), seed++);
+        }
+    // Fewer than 16 input channels turn the tile around (dW rows x vectors of output channels): output channel
+    // counts around 16, 32, 48 and 64 columns and a second column block.
+    for (std::size_t cin : {2, 7, 15})
+        for (std::size_t cout : {1, 17, 40, 50, 70})
+        {
+            check(make(2, {1, 9, 8}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, cin, cout), seed++);
+            check(make(1, {5, 4, 6}, {3, 2, 3}, {1, 2, 1}, {2, 1, 1}, true, cin, cout), seed++);
+            check(make(2, {1, 1, 31}, {1, 1, 5}, {1, 1, 3}, {1, 1, 1}, false, cin, cout), seed++);
+        }
+    check(make(2, {1, 60, 61}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, 3, 32), seed++);
+    // Several slabs per image (along each possible slab axis) and chunks that end mid-row.
+    check(make(2, {1, 1, 1500}, {1, 1, 3}, {1, 1, 1}, {1, 1, 2}, true, 48, 12), seed++);
+    check(make(1, {1, 40, 41}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, 53, 20), seed++);
+    check(make(1, {1, 45, 38}, {1, 3, 5}, {1, 2, 3}, {1, 1, 1}, true, 64, 8), seed++);
+    check(make(2, {10, 12, 14}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, 64, 9), seed++);
+    check(make(1, {11, 9, 8}, {3, 2, 3}, {2, 1, 1}, {1, 2, 2}, true, 80, 6), seed++);
+    ConvGeometry causal = make(3, {1, 1, 700}, {1, 1, 3}, {1, 1, 1}, {1, 1, 4}, false, 64, 64);
+    causal.out[2] = 700;
+    causal.pad_before[2] = 8;
+    check(causal, seed++);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
