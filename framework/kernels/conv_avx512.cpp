@@ -274,118 +274,6 @@ namespace xk::kernels::detail
                 }
     }
 
-    // ---- Small input-channel counts (C_in <= 4): the forward pass vectorises along the output channels. ----
-    namespace
-    {
-        constexpr std::size_t SMALL_CIN = 4;
-        constexpr std::size_t MAX_VECTORS = 8; // C_out <= 128
-
-        __mmask16 tail_mask(std::size_t channels, std::size_t v)
-        {
-            const std::size_t left = channels - v * 16;
-            return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-        }
-
-        /// Calls body(n, o, taps_src) for every output pixel of images [n0, n1): taps_src[t] is the input
-        /// pixel index (within image n) read by tap t, or -1 in the padding. The table is the same for every
-        /// image, so it is built once per call and the per-pixel work is the arithmetic alone.
-        template <class Body>
-        void for_output_pixels(const ConvGeometry& g, std::size_t n0, std::size_t n1, Body body)
-        {
-            const std::size_t taps = g.taps(), pixels = g.out_pixels();
-            std::vector<long> table(pixels * taps);
-            for (std::size_t od = 0, o = 0; od < g.out[0]; ++od)
-                for (std::size_t oh = 0; oh < g.out[1]; ++oh)
-                    for (std::size_t ow = 0; ow < g.out[2]; ++ow, ++o)
-                    {
-                        long* src = table.data() + o * taps;
-                        std::size_t t = 0;
-                        for (std::size_t td = 0; td < g.kernel[0]; ++td)
-                        {
-                            const long id = source(g, 0, od, td);
-                            for (std::size_t th = 0; th < g.kernel[1]; ++th)
-                            {
-                                const long ih = id < 0 ? -1 : source(g, 1, oh, th);
-                                for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
-                                {
-                                    const long iw = ih < 0 ? -1 : source(g, 2, ow, tw);
-                                    src[t] = iw < 0 ? -1 : (id * long(g.in[1]) + ih) * long(g.in[2]) + iw;
-                                }
-                            }
-                        }
-                    }
-            for (std::size_t n = n0; n < n1; ++n)
-                for (std::size_t o = 0; o < pixels; ++o)
-                    body(n, o, table.data() + o * taps);
-        }
-
-        /// Images per task: at least one, and enough tasks for both cores.
-        std::size_t image_grain(const ConvGeometry& g) { return std::max<std::size_t>(1, g.batch / 16); }
-    }
-
-    bool avx512_small_channel_conv_applies(const ConvGeometry& g)
-    {
-        return g.groups == 1 && g.in_channels <= SMALL_CIN && g.out_channels >= 8 &&
-               g.out_channels <= MAX_VECTORS * 16;
-    }
-
-    namespace
-    {
-        /// Calls run(std::integral_constant<std::size_t, V>) with V = the number of zmm vectors of `channels`,
-        /// so the per-pixel accumulators live in registers.
-        template <class Run>
-        void with_vector_count(std::size_t channels, Run run)
-        {
-            switch ((channels + 15) / 16)
-            {
-            case 1: return run(std::integral_constant<std::size_t, 1>{});
-            case 2: return run(std::integral_constant<std::size_t, 2>{});
-            case 3: return run(std::integral_constant<std::size_t, 3>{});
-            case 4: return run(std::integral_constant<std::size_t, 4>{});
-            case 5: return run(std::integral_constant<std::size_t, 5>{});
-            case 6: return run(std::integral_constant<std::size_t, 6>{});
-            case 7: return run(std::integral_constant<std::size_t, 7>{});
-            default: return run(std::integral_constant<std::size_t, 8>{});
-            }
-        }
-    }
-
-    void conv_forward_small_channels(const ConvGeometry& g, const float* x, const float* w, float* y)
-    {
-        const std::size_t cin = g.in_channels, cout = g.out_channels;
-        const std::size_t taps = g.taps();
-        with_vector_count(cout, [&](auto vector_count) {
-            constexpr std::size_t V = decltype(vector_count)::value;
-            std::array<__mmask16, V> masks;
-            for (std::size_t v = 0; v < V; ++v)
-                masks[v] = tail_mask(cout, v);
-            parallel_for(g.batch, image_grain(g), [&](std::size_t n0, std::size_t n1) {
-                for_output_pixels(g, n0, n1, [&](std::size_t n, std::size_t o, const long* src) {
-                    __m512 acc[V];
-                    for (std::size_t v = 0; v < V; ++v)
-                        acc[v] = _mm512_setzero_ps();
-                    const float* xn = x + n * g.in_pixels() * cin;
-                    for (std::size_t t = 0; t < taps; ++t)
-                    {
-                        if (src[t] < 0)
-                            continue;
-                        const float* xp = xn + std::size_t(src[t]) * cin;
-                        for (std::size_t c = 0; c < cin; ++c)
-                        {
-                            const __m512 a = _mm512_set1_ps(xp[c]);
-                            const float* wp = w + (t * cin + c) * cout;
-                            for (std::size_t v = 0; v < V; ++v)
-                                acc[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(masks[v], wp + v * 16), acc[v]);
-                        }
-                    }
-                    float* yp = y + (n * g.out_pixels() + o) * cout;
-                    for (std::size_t v = 0; v < V; ++v)
-                        _mm512_mask_storeu_ps(yp + v * 16, masks[v], acc[v]);
-                });
-            });
-        });
-    }
-
 }
 
 #else
@@ -393,8 +281,6 @@ namespace xk::kernels::detail
 namespace xk::kernels::detail
 {
     bool avx512_conv_applies(const ConvGeometry&) { return false; }
-    bool avx512_small_channel_conv_applies(const ConvGeometry&) { return false; }
-    void conv_forward_small_channels(const ConvGeometry&, const float*, const float*, float*) {}
     void conv_forward_avx512(const ConvGeometry&, const float*, const float*, float*) {}
     void conv_backward_input_avx512(const ConvGeometry&, const float*, const float*, float*) {}
 }
