@@ -123,7 +123,7 @@ namespace xk::kernels::detail
         /// Output pixels per forward block: P x V accumulators plus V kernel vectors fit the 32 zmm registers.
         constexpr std::size_t forward_block_pixels(std::size_t v)
         {
-            return v == 1 ? 16 : v == 2 ? 12 : v == 3 ? 7 : v == 4 ? 5 : v == 5 ? 4 : v == 6 ? 3 : 2;
+            return v == 1 ? 16 : v == 2 ? 8 : v == 3 ? 5 : v == 4 ? 4 : v == 5 ? 3 : 2;
         }
 
         /// y at output columns [ow0, ow0 + P) of one row: each kernel vector loaded once serves P pixels.
