@@ -99,6 +99,31 @@ namespace xk::kernels::detail
             }
         }
 
+        /// The register-tile shape for a product with n columns.
+        struct TileShape
+        {
+            bool narrow;
+            std::size_t mr, width;
+            explicit TileShape(std::size_t n) : narrow(n <= 16), mr(narrow ? 28 : 14), width(narrow ? 16 : 32) {}
+        };
+
+        /// Output rows [row0, row0 + count) (count <= mr) of the product with the packed B (k = taps * depth
+        /// rows, n columns); ptrs and outs are the tile's pointer table and output rows, filled by the caller.
+        void compute_tile(const TileShape& shape, std::size_t taps, std::size_t depth, std::size_t n,
+                          const float* bpack, const float* const* ptrs, float* const* outs, bool accumulate)
+        {
+            const std::size_t k = taps * depth;
+            for (std::size_t j0 = 0; j0 < n; j0 += shape.width)
+            {
+                const float* bp = bpack + j0 * k;
+                const std::size_t cols = std::min(shape.width, n - j0);
+                if (shape.narrow)
+                    gather_tile<28, 1>(taps, depth, ptrs, bp, outs, j0, cols, accumulate);
+                else
+                    gather_tile<14, 2>(taps, depth, ptrs, bp, outs, j0, cols, accumulate);
+            }
+        }
+
         /// Runs `rows` output rows in tiles over the product with B = element(p, j) (k = taps * depth rows,
         /// n columns), in parallel; locate(row0, count, tile_rows, ptrs, outs) fills a tile's pointer table
         /// (ptrs[t * tile_rows + i]) and its output rows.
@@ -106,27 +131,17 @@ namespace xk::kernels::detail
         void run_tiles(std::size_t rows, std::size_t taps, std::size_t depth, std::size_t n, Element element,
                        bool accumulate, const Locate& locate)
         {
-            const bool narrow = n <= 16;
-            const std::size_t mr = narrow ? 28 : 14, width = narrow ? 16 : 32;
-            const std::size_t k = taps * depth;
-            const std::vector<float> bpack = pack_panels(k, n, width, element);
-            const std::size_t tiles = (rows + mr - 1) / mr;
+            const TileShape shape(n);
+            const std::vector<float> bpack = pack_panels(taps * depth, n, shape.width, element);
+            const std::size_t tiles = (rows + shape.mr - 1) / shape.mr;
             parallel_for(tiles, TILES_PER_TASK, [&](std::size_t t0, std::size_t t1) {
-                std::vector<const float*> ptrs(taps * mr);
+                std::vector<const float*> ptrs(taps * shape.mr);
                 std::array<float*, MAX_MR> outs{};
                 for (std::size_t tile = t0; tile < t1; ++tile)
                 {
-                    const std::size_t row0 = tile * mr, count = std::min(mr, rows - row0);
-                    locate(row0, count, mr, ptrs.data(), outs.data());
-                    for (std::size_t j0 = 0; j0 < n; j0 += width)
-                    {
-                        const float* bp = bpack.data() + j0 * k;
-                        const std::size_t cols = std::min(width, n - j0);
-                        if (narrow)
-                            gather_tile<28, 1>(taps, depth, ptrs.data(), bp, outs.data(), j0, cols, accumulate);
-                        else
-                            gather_tile<14, 2>(taps, depth, ptrs.data(), bp, outs.data(), j0, cols, accumulate);
-                    }
+                    const std::size_t row0 = tile * shape.mr, count = std::min(shape.mr, rows - row0);
+                    locate(row0, count, shape.mr, ptrs.data(), outs.data());
+                    compute_tile(shape, taps, depth, n, bpack.data(), ptrs.data(), outs.data(), accumulate);
                 }
             });
         }
@@ -186,94 +201,131 @@ namespace xk::kernels::detail
                   });
     }
 
+    namespace
+    {
+        /// One stride phase of dx (the input positions congruent to `phase` modulo the stride): a dense product
+        /// over dy with the taps that reach it (see conv_backward_input_avx512).
+        struct StridePhase
+        {
+            std::array<std::size_t, 3> phase{}, count{};
+            std::vector<std::size_t> tap_index;
+            /// Per tap, the offset of dy's position from the phase index j along each axis.
+            std::vector<std::array<long, 3>> tap_shift;
+            std::size_t rows = 0, first_tile = 0;
+            std::vector<float> bpack;
+        };
+
+        std::vector<StridePhase> stride_phases(const ConvGeometry& g)
+        {
+            std::vector<StridePhase> out;
+            std::array<std::size_t, 3> phases{};
+            for (int a = 0; a < 3; ++a)
+                phases[a] = std::min(g.stride[a], g.in[a]);
+            for (std::size_t p0 = 0; p0 < phases[0]; ++p0)
+                for (std::size_t p1 = 0; p1 < phases[1]; ++p1)
+                    for (std::size_t p2 = 0; p2 < phases[2]; ++p2)
+                    {
+                        StridePhase ph;
+                        ph.phase = {p0, p1, p2};
+                        for (int a = 0; a < 3; ++a)
+                            ph.count[a] = (g.in[a] - ph.phase[a] + g.stride[a] - 1) / g.stride[a];
+                        std::size_t t = 0;
+                        for (std::size_t td = 0; td < g.kernel[0]; ++td)
+                            for (std::size_t th = 0; th < g.kernel[1]; ++th)
+                                for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
+                                {
+                                    const std::array<std::size_t, 3> tap{td, th, tw};
+                                    std::array<long, 3> shift{};
+                                    bool reaches = true;
+                                    for (int a = 0; a < 3; ++a)
+                                    {
+                                        const long num = long(ph.phase[a]) + g.pad_before[a] - long(tap[a] * g.dilation[a]);
+                                        const long s = long(g.stride[a]);
+                                        reaches = reaches && ((num % s) + s) % s == 0;
+                                        shift[a] = num >= 0 ? num / s : -((-num) / s);
+                                    }
+                                    if (reaches)
+                                    {
+                                        ph.tap_index.push_back(t);
+                                        ph.tap_shift.push_back(shift);
+                                    }
+                                }
+                        ph.rows = g.batch * ph.count[0] * ph.count[1] * ph.count[2];
+                        if (!ph.tap_index.empty() && ph.rows > 0)
+                            out.push_back(std::move(ph));
+                    }
+            return out;
+        }
+    }
+
     void conv_backward_input_avx512(const ConvGeometry& g, const float* dy, const float* w, float* dx)
     {
         const std::size_t cin = g.in_channels, cout = g.out_channels;
         const std::vector<float> zero(cout + 16, 0.0f);
         // Input position i = o * s - pad + t * d along an axis: the taps reaching i are those with
         // (i + pad - t * d) divisible by s. Splitting dx by i mod s (the stride phase) gives each phase a fixed
-        // tap subset, a dense stride-1 product over dy with no multiply by an absent sample.
-        std::array<std::size_t, 3> phases{};
-        for (int a = 0; a < 3; ++a)
-            phases[a] = std::min(g.stride[a], g.in[a]);
-        for (std::size_t p0 = 0; p0 < phases[0]; ++p0)
-            for (std::size_t p1 = 0; p1 < phases[1]; ++p1)
-                for (std::size_t p2 = 0; p2 < phases[2]; ++p2)
+        // tap subset, a dense stride-1 product over dy with no multiply by an absent sample. The phases write
+        // disjoint rows of dx, so their tiles share one parallel loop: a loop per phase paid a fork and a join
+        // per phase (8 for a 3-D stride 2), each a wait on the slower thread.
+        std::vector<StridePhase> phases = stride_phases(g);
+        const TileShape shape(cin);
+        std::size_t tiles = 0, max_taps = 0;
+        for (auto& ph : phases)
+        {
+            // B[(tap, o), c] = w[tap, c, o]: the kernel flipped and transposed in its channels.
+            ph.bpack = pack_panels(ph.tap_index.size() * cout, cin, shape.width, [&](std::size_t p, std::size_t c) {
+                return w[(ph.tap_index[p / cout] * cin + c) * cout + p % cout];
+            });
+            ph.first_tile = tiles;
+            tiles += (ph.rows + shape.mr - 1) / shape.mr;
+            max_taps = std::max(max_taps, ph.tap_index.size());
+        }
+        parallel_for(tiles, TILES_PER_TASK, [&](std::size_t t0, std::size_t t1) {
+            std::vector<const float*> ptrs(max_taps * shape.mr);
+            std::array<float*, MAX_MR> outs{};
+            for (std::size_t tile = t0; tile < t1; ++tile)
+            {
+                const auto next = std::upper_bound(phases.begin(), phases.end(), tile,
+                                                   [](std::size_t t, const StridePhase& ph) { return t < ph.first_tile; });
+                const StridePhase& ph = *(next - 1);
+                const std::size_t taps = ph.tap_index.size(), mr = shape.mr;
+                const std::size_t row0 = (tile - ph.first_tile) * mr, cnt = std::min(mr, ph.rows - row0);
+                for (std::size_t i = 0; i < mr; ++i)
                 {
-                    const std::array<std::size_t, 3> phase{p0, p1, p2};
-                    std::array<std::size_t, 3> count{};
-                    for (int a = 0; a < 3; ++a)
-                        count[a] = (g.in[a] - phase[a] + g.stride[a] - 1) / g.stride[a];
-                    // Taps of this phase, and for each the offset of dy's position from the phase index j.
-                    std::vector<std::size_t> tap_index;
-                    std::vector<std::array<long, 3>> tap_shift;
-                    std::size_t t = 0;
-                    for (std::size_t td = 0; td < g.kernel[0]; ++td)
-                        for (std::size_t th = 0; th < g.kernel[1]; ++th)
-                            for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
-                            {
-                                const std::array<std::size_t, 3> tap{td, th, tw};
-                                std::array<long, 3> shift{};
-                                bool reaches = true;
-                                for (int a = 0; a < 3; ++a)
-                                {
-                                    const long num = long(phase[a]) + g.pad_before[a] - long(tap[a] * g.dilation[a]);
-                                    const long s = long(g.stride[a]);
-                                    reaches = reaches && ((num % s) + s) % s == 0;
-                                    shift[a] = num >= 0 ? num / s : -((-num) / s);
-                                }
-                                if (reaches)
-                                {
-                                    tap_index.push_back(t);
-                                    tap_shift.push_back(shift);
-                                }
-                            }
-                    const std::size_t taps = tap_index.size();
-                    const std::size_t rows = g.batch * count[0] * count[1] * count[2];
-                    if (taps == 0 || rows == 0)
+                    if (i >= cnt)
+                    {
+                        outs[i] = nullptr;
+                        for (std::size_t k = 0; k < taps; ++k)
+                            ptrs[k * mr + i] = zero.data();
                         continue;
-                    // B[(tap, o), c] = w[tap, c, o]: the kernel flipped and transposed in its channels.
-                    auto flipped = [&](std::size_t p, std::size_t c) {
-                        return w[(tap_index[p / cout] * cin + c) * cout + p % cout];
-                    };
-                    run_tiles(rows, taps, cout, cin, flipped, true,
-                              [&](std::size_t row0, std::size_t cnt, std::size_t mr, const float** ptrs, float** outs) {
-                                  for (std::size_t i = 0; i < mr; ++i)
-                                  {
-                                      if (i >= cnt)
-                                      {
-                                          outs[i] = nullptr;
-                                          for (std::size_t k = 0; k < taps; ++k)
-                                              ptrs[k * mr + i] = zero.data();
-                                          continue;
-                                      }
-                                      std::size_t idx = row0 + i;
-                                      std::array<long, 3> j{}, pos{};
-                                      j[2] = long(idx % count[2]);
-                                      idx /= count[2];
-                                      j[1] = long(idx % count[1]);
-                                      idx /= count[1];
-                                      j[0] = long(idx % count[0]);
-                                      const std::size_t n = idx / count[0];
-                                      for (int a = 0; a < 3; ++a)
-                                          pos[a] = long(phase[a]) + long(g.stride[a]) * j[a];
-                                      outs[i] = dx + flat(g, g.in, n, pos) * cin;
-                                      for (std::size_t k = 0; k < taps; ++k)
-                                      {
-                                          std::array<long, 3> o{};
-                                          bool inside = true;
-                                          for (int a = 0; a < 3; ++a)
-                                          {
-                                              o[a] = j[a] + tap_shift[k][a];
-                                              inside = inside && o[a] >= 0 && o[a] < long(g.out[a]);
-                                          }
-                                          ptrs[k * mr + i] = inside ? dy + flat(g, g.out, n, o) * cout : zero.data();
-                                      }
-                                  }
-                              });
+                    }
+                    std::size_t idx = row0 + i;
+                    std::array<long, 3> j{}, pos{};
+                    j[2] = long(idx % ph.count[2]);
+                    idx /= ph.count[2];
+                    j[1] = long(idx % ph.count[1]);
+                    idx /= ph.count[1];
+                    j[0] = long(idx % ph.count[0]);
+                    const std::size_t n = idx / ph.count[0];
+                    for (int a = 0; a < 3; ++a)
+                        pos[a] = long(ph.phase[a]) + long(g.stride[a]) * j[a];
+                    outs[i] = dx + flat(g, g.in, n, pos) * cin;
+                    for (std::size_t k = 0; k < taps; ++k)
+                    {
+                        std::array<long, 3> o{};
+                        bool inside = true;
+                        for (int a = 0; a < 3; ++a)
+                        {
+                            o[a] = j[a] + ph.tap_shift[k][a];
+                            inside = inside && o[a] >= 0 && o[a] < long(g.out[a]);
+                        }
+                        ptrs[k * mr + i] = inside ? dy + flat(g, g.out, n, o) * cout : zero.data();
+                    }
                 }
+                compute_tile(shape, taps, cout, cin, ph.bpack.data(), ptrs.data(), outs.data(), true);
+            }
+        });
     }
-
 }
 
 #else
