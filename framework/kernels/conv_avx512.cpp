@@ -180,23 +180,27 @@ namespace xk::kernels::detail
                           o[1] = idx % g.out[1];
                           idx /= g.out[1];
                           o[0] = idx % g.out[0];
-                          const std::size_t n = idx / g.out[0];
+                          const float* xn = x + (idx / g.out[0]) * g.in_pixels() * cin;
+                          // Per axis first, then per tap: the table costs a compare and a store per tap.
                           std::size_t t = 0;
                           for (std::size_t td = 0; td < g.kernel[0]; ++td)
+                          {
+                              const long id = source(g, 0, o[0], td);
                               for (std::size_t th = 0; th < g.kernel[1]; ++th)
+                              {
+                                  const long ih = id < 0 ? -1 : source(g, 1, o[1], th);
+                                  const float* x_row =
+                                      ih < 0 ? nullptr : xn + std::size_t(id * long(g.in[1]) + ih) * g.in[2] * cin;
+                                  const long iw0 = long(o[2] * g.stride[2]) - g.pad_before[2];
                                   for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
                                   {
-                                      const std::array<std::size_t, 3> tap{td, th, tw};
-                                      std::array<long, 3> src{};
-                                      bool inside = true;
-                                      for (int a = 0; a < 3; ++a)
-                                      {
-                                          src[a] = long(o[a] * g.stride[a]) - g.pad_before[a] +
-                                                   long(tap[a] * g.dilation[a]);
-                                          inside = inside && src[a] >= 0 && src[a] < long(g.in[a]);
-                                      }
-                                      ptrs[t * mr + i] = inside ? x + flat(g, g.in, n, src) * cin : zero.data();
+                                      const long iw = iw0 + long(tw * g.dilation[2]);
+                                      ptrs[t * mr + i] = x_row && iw >= 0 && iw < long(g.in[2])
+                                                             ? x_row + std::size_t(iw) * cin
+                                                             : zero.data();
                                   }
+                              }
+                          }
                       }
                   });
     }
@@ -211,6 +215,8 @@ namespace xk::kernels::detail
             std::vector<std::size_t> tap_index;
             /// Per tap, the offset of dy's position from the phase index j along each axis.
             std::vector<std::array<long, 3>> tap_shift;
+            /// Per tap, that offset as a pixel offset in dy.
+            std::vector<long> tap_offset;
             std::size_t rows = 0, first_tile = 0;
             std::vector<float> bpack;
         };
@@ -248,6 +254,8 @@ namespace xk::kernels::detail
                                     {
                                         ph.tap_index.push_back(t);
                                         ph.tap_shift.push_back(shift);
+                                        ph.tap_offset.push_back((shift[0] * long(g.out[1]) + shift[1]) * long(g.out[2]) +
+                                                                shift[2]);
                                     }
                                 }
                         ph.rows = g.batch * ph.count[0] * ph.count[1] * ph.count[2];
@@ -310,16 +318,15 @@ namespace xk::kernels::detail
                     for (int a = 0; a < 3; ++a)
                         pos[a] = long(ph.phase[a]) + long(g.stride[a]) * j[a];
                     outs[i] = dx + flat(g, g.in, n, pos) * cin;
+                    // dy's pixel at the phase index j; a tap adds its precomputed offset when inside.
+                    const long at_j = long(flat(g, g.out, n, j));
                     for (std::size_t k = 0; k < taps; ++k)
                     {
-                        std::array<long, 3> o{};
-                        bool inside = true;
-                        for (int a = 0; a < 3; ++a)
-                        {
-                            o[a] = j[a] + ph.tap_shift[k][a];
-                            inside = inside && o[a] >= 0 && o[a] < long(g.out[a]);
-                        }
-                        ptrs[k * mr + i] = inside ? dy + flat(g, g.out, n, o) * cout : zero.data();
+                        const auto& shift = ph.tap_shift[k];
+                        const bool inside = std::size_t(j[0] + shift[0]) < g.out[0] &&
+                                            std::size_t(j[1] + shift[1]) < g.out[1] &&
+                                            std::size_t(j[2] + shift[2]) < g.out[2];
+                        ptrs[k * mr + i] = inside ? dy + std::size_t(at_j + ph.tap_offset[k]) * cout : zero.data();
                     }
                 }
                 compute_tile(shape, taps, cout, cin, ph.bpack.data(), ptrs.data(), outs.data(), true);
