@@ -254,69 +254,94 @@ namespace xk::kernels::detail
             return _mm512_permutexvar_ps(order, sums);
         }
 
-        /// z[k * wout + ow] = <dy[ow], kernel row k> for one output row: the contribution of output pixel ow
-        /// through tap k, reduced over the output channels 16 dot products at a time.
-        template <std::size_t V>
-        void input_grad_products(const RowPlan& plan, const float* dy_row, const float* wpad,
-                                 const __mmask16* masks, float* z)
+        /// One zmm register's worth of floats, aligned for it.
+        struct alignas(64) Lanes
         {
-            const std::size_t total = plan.k * plan.wout;
-            std::size_t k = 0, ow = 0;
-            for (std::size_t i0 = 0; i0 < total; i0 += 16)
-            {
-                __m512 prod[16];
-#pragma GCC unroll 16
-                for (std::size_t l = 0; l < 16; ++l)
-                {
-                    if (i0 + l >= total)
-                    {
-                        prod[l] = _mm512_setzero_ps();
-                        continue;
-                    }
-                    const float* dp = dy_row + ow * plan.cout;
-                    const float* wp = wpad + k * V * 16;
-                    __m512 s = _mm512_mul_ps(_mm512_maskz_loadu_ps(masks[0], dp), _mm512_loadu_ps(wp));
-                    for (std::size_t v = 1; v < V; ++v)
-                        s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(masks[v], dp + 16 * v), _mm512_loadu_ps(wp + 16 * v),
-                                            s);
-                    prod[l] = s;
-                    if (++ow == plan.wout)
-                    {
-                        ow = 0;
-                        ++k;
-                    }
-                }
-                _mm512_storeu_ps(z + i0, lane_sums(prod));
-            }
-        }
+            float lane[16] = {};
+        };
 
-        /// dx += the products z of one output row, each added at the input pixel its tap read.
-        void scatter_input_grad(const RowPlan& plan, const long* rows, const float* z, float* dxn)
+        /// The input columns of one stride phase q of the W axis, iw = q + j * sw, with the taps tw that reach
+        /// them: tap tw reads output column ow = shift + j (see conv_backward_input_small_channels).
+        struct ColumnPhase
         {
-            const std::size_t cin = plan.cin, step = plan.sw * cin;
-            for (std::size_t r = 0; r < plan.tap_rows; ++r)
+            std::size_t first = 0, count = 0;
+            std::vector<std::size_t> tap;
+            std::vector<long> shift;
+            /// Columns j whose every tap reads inside dy.
+            std::size_t interior_lo = 0, interior_hi = 0;
+        };
+
+        std::vector<ColumnPhase> column_phases(const RowPlan& plan)
+        {
+            std::vector<ColumnPhase> phases;
+            const long s = long(plan.sw);
+            for (std::size_t q = 0; q < std::min(plan.sw, plan.win); ++q)
             {
-                if (rows[r] < 0)
-                    continue;
+                ColumnPhase ph;
+                ph.first = q;
+                ph.count = (plan.win - q + plan.sw - 1) / plan.sw;
+                ph.interior_lo = 0;
+                ph.interior_hi = ph.count;
                 for (std::size_t tw = 0; tw < plan.kw; ++tw)
                 {
-                    const std::size_t lo = plan.lo[tw], hi = plan.hi[tw];
-                    if (lo >= hi)
+                    const long num = long(q) + plan.pw - long(tw * plan.dw);
+                    if (((num % s) + s) % s != 0)
                         continue;
-                    // Input column of output column lo at this tap.
-                    const long iw_lo = long(lo * plan.sw) - plan.pw + long(tw * plan.dw);
-                    for (std::size_t c = 0; c < cin; ++c)
+                    const long shift = num >= 0 ? num / s : -((-num) / s);
+                    ph.tap.push_back(tw);
+                    ph.shift.push_back(shift);
+                    // 0 <= shift + j < wout.
+                    const long lo = std::clamp<long>(-shift, 0, long(ph.count));
+                    const long hi = std::clamp<long>(long(plan.wout) - shift, lo, long(ph.count));
+                    ph.interior_lo = std::max(ph.interior_lo, std::size_t(lo));
+                    ph.interior_hi = std::min(ph.interior_hi, std::size_t(hi));
+                }
+                phases.push_back(std::move(ph));
+            }
+            return phases;
+        }
+
+        /// sums[iw_j] = sum over taps of dy[tap's output pixel] * kernel[tap, c] (lane-wise, V vectors added)
+        /// for input columns j0 .. j0 + P of phase ph: each kernel vector loaded once serves P columns, and the
+        /// lanes are summed later, once per input pixel rather than once per (output pixel, tap).
+        template <std::size_t V, std::size_t P, bool Edge>
+        void input_grad_block(const RowPlan& plan, const ColumnPhase& ph, const float* const* dy_rows,
+                              std::size_t j0, std::size_t c, const float* wpad, const __mmask16* masks, Lanes* sums)
+        {
+            __m512 acc[P][V];
+            for (std::size_t j = 0; j < P; ++j)
+                for (std::size_t v = 0; v < V; ++v)
+                    acc[j][v] = _mm512_setzero_ps();
+            for (std::size_t r = 0; r < plan.tap_rows; ++r)
+            {
+                if (!dy_rows[r])
+                    continue;
+                for (std::size_t i = 0; i < ph.tap.size(); ++i)
+                {
+                    const float* wp = wpad + ((r * plan.kw + ph.tap[i]) * plan.cin + c) * V * 16;
+                    __m512 wv[V];
+                    for (std::size_t v = 0; v < V; ++v)
+                        wv[v] = _mm512_loadu_ps(wp + 16 * v);
+                    const long ow0 = ph.shift[i] + long(j0);
+#pragma GCC unroll 16
+                    for (std::size_t j = 0; j < P; ++j)
                     {
-                        const float* __restrict zk = z + ((r * plan.kw + tw) * cin + c) * plan.wout + lo;
-                        float* __restrict d = dxn + std::size_t(rows[r] + iw_lo) * cin + c;
-                        if (step == 1)
-                            for (std::size_t i = 0; i < hi - lo; ++i)
-                                d[i] += zk[i];
-                        else
-                            for (std::size_t i = 0; i < hi - lo; ++i)
-                                d[i * step] += zk[i];
+                        const long ow = ow0 + long(j);
+                        if constexpr (Edge)
+                            if (ow < 0 || ow >= long(plan.wout))
+                                continue;
+                        const float* dp = dy_rows[r] + std::size_t(ow) * plan.cout;
+                        for (std::size_t v = 0; v < V; ++v)
+                            acc[j][v] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(masks[v], dp + 16 * v), wv[v], acc[j][v]);
                     }
                 }
+            }
+            for (std::size_t j = 0; j < P; ++j)
+            {
+                __m512 total = acc[j][0];
+                for (std::size_t v = 1; v < V; ++v)
+                    total = _mm512_add_ps(total, acc[j][v]);
+                _mm512_store_ps(sums[ph.first + (j0 + j) * plan.sw].lane, total);
             }
         }
 
@@ -418,26 +443,73 @@ namespace xk::kernels::detail
     void conv_backward_input_small_channels(const ConvGeometry& g, const float* dy, const float* w, float* dx)
     {
         const RowPlan plan(g);
-        if (plan.output_rows() == 0 || plan.wout == 0)
+        const std::size_t in_rows = g.batch * g.in[0] * g.in[1];
+        if (plan.output_rows() == 0 || plan.wout == 0 || in_rows == 0)
             return;
         const auto masks = channel_masks(plan.cout);
-        const std::size_t rows_per_image = g.out[0] * g.out[1];
+        const std::vector<ColumnPhase> phases = column_phases(plan);
+        // dx[i, c] = sum over taps t and output channels o of dy[pixel read through t, o] * w[t, c, o]. Gathered
+        // per input pixel: the products add lane-wise over every tap, and one horizontal sum per input pixel and
+        // channel finishes them (16 at a time). Input rows are independent, so they run in parallel.
         with_vector_count(plan.cout, [&](auto vector_count) {
             constexpr std::size_t V = decltype(vector_count)::value;
+            constexpr std::size_t P = forward_block_pixels(V);
             const std::vector<float> wpad = padded_kernel(plan, w, V);
-            // Output rows of one image add into overlapping input rows: parallel over images keeps that race-free.
-            parallel_for(g.batch, 1, [&](std::size_t n0, std::size_t n1) {
-                std::vector<long> rows(plan.tap_rows);
-                std::vector<float> z((plan.k * plan.wout + 15) / 16 * 16);
-                for (std::size_t n = n0; n < n1; ++n)
+            const std::size_t padded_win = (plan.win + 15) / 16 * 16;
+            parallel_for(in_rows, std::max<std::size_t>(1, in_rows / 64), [&](std::size_t r0, std::size_t r1) {
+                std::vector<const float*> dy_rows(plan.tap_rows);
+                // One vector of lane-wise sums per input column; columns past win stay zero.
+                std::vector<Lanes> sums(padded_win);
+                for (std::size_t row = r0; row < r1; ++row)
                 {
-                    float* dxn = dx + n * g.in_pixels() * plan.cin;
-                    for (std::size_t row = n * rows_per_image; row < (n + 1) * rows_per_image; ++row)
+                    // The output rows (od, oh) that input row (n, id, ih) feeds, per tap row (td, th).
+                    const std::size_t ih = row % g.in[1], id = (row / g.in[1]) % g.in[0], n = row / (g.in[0] * g.in[1]);
+                    bool any = false;
+                    for (std::size_t td = 0; td < g.kernel[0]; ++td)
+                        for (std::size_t th = 0; th < g.kernel[1]; ++th)
+                        {
+                            const long nd = long(id) + g.pad_before[0] - long(td * g.dilation[0]);
+                            const long nh = long(ih) + g.pad_before[1] - long(th * g.dilation[1]);
+                            const long od = nd / long(g.stride[0]), oh = nh / long(g.stride[1]);
+                            const bool reaches = nd >= 0 && nh >= 0 && nd % long(g.stride[0]) == 0 &&
+                                                 nh % long(g.stride[1]) == 0 && od < long(g.out[0]) &&
+                                                 oh < long(g.out[1]);
+                            dy_rows[td * g.kernel[1] + th] =
+                                reaches ? dy + ((n * g.out[0] + std::size_t(od)) * g.out[1] + std::size_t(oh)) *
+                                                   plan.wout * plan.cout
+                                        : nullptr;
+                            any = any || reaches;
+                        }
+                    if (!any)
+                        continue;
+                    float* dx_row = dx + row * plan.win * plan.cin;
+                    for (std::size_t c = 0; c < plan.cin; ++c)
                     {
-                        plan.locate(row, rows.data());
-                        input_grad_products<V>(plan, dy + row * plan.wout * plan.cout, wpad.data(), masks.data(),
-                                               z.data());
-                        scatter_input_grad(plan, rows.data(), z.data(), dxn);
+                        for (const ColumnPhase& ph : phases)
+                        {
+                            std::size_t j0 = 0;
+                            for (; j0 + P <= ph.count; j0 += P)
+                                if (j0 >= ph.interior_lo && j0 + P <= ph.interior_hi)
+                                    input_grad_block<V, P, false>(plan, ph, dy_rows.data(), j0, c, wpad.data(),
+                                                                  masks.data(), sums.data());
+                                else
+                                    input_grad_block<V, P, true>(plan, ph, dy_rows.data(), j0, c, wpad.data(),
+                                                                 masks.data(), sums.data());
+                            for (; j0 < ph.count; ++j0)
+                                input_grad_block<V, 1, true>(plan, ph, dy_rows.data(), j0, c, wpad.data(),
+                                                             masks.data(), sums.data());
+                        }
+                        for (std::size_t iw0 = 0; iw0 < plan.win; iw0 += 16)
+                        {
+                            alignas(64) float lanes[16];
+                            __m512 columns[16];
+                            for (std::size_t i = 0; i < 16; ++i)
+                                columns[i] = _mm512_load_ps(sums[iw0 + i].lane);
+                            _mm512_store_ps(lanes, lane_sums(columns));
+                            const std::size_t end = std::min<std::size_t>(16, plan.win - iw0);
+                            for (std::size_t i = 0; i < end; ++i)
+                                dx_row[(iw0 + i) * plan.cin + c] += lanes[i];
+                        }
                     }
                 }
             });
