@@ -133,7 +133,9 @@ namespace xk::kernels::detail
         {
             const std::size_t step = plan.sw * plan.cin;
             __m512 acc[P][V];
+#pragma GCC unroll 16
             for (std::size_t j = 0; j < P; ++j)
+#pragma GCC unroll 16
                 for (std::size_t v = 0; v < V; ++v)
                     acc[j][v] = _mm512_setzero_ps();
             for (std::size_t r = 0; r < plan.tap_rows; ++r)
@@ -147,13 +149,16 @@ namespace xk::kernels::detail
                     for (std::size_t c = 0; c < plan.cin; ++c, wp += V * 16)
                     {
                         __m512 wv[V];
+#pragma GCC unroll 16
                         for (std::size_t v = 0; v < V; ++v)
                             wv[v] = _mm512_loadu_ps(wp + 16 * v);
                         if constexpr (Edge)
                         {
+#pragma GCC unroll 16
                             for (std::size_t j = 0; j < P; ++j)
                             {
                                 const __m512 a = _mm512_set1_ps(input_at(plan, xn, rows[r], iw0 + long(j * plan.sw), c));
+#pragma GCC unroll 16
                                 for (std::size_t v = 0; v < V; ++v)
                                     acc[j][v] = _mm512_fmadd_ps(a, wv[v], acc[j][v]);
                             }
@@ -165,6 +170,7 @@ namespace xk::kernels::detail
                             for (std::size_t j = 0; j < P; ++j, xp += step)
                             {
                                 const __m512 a = _mm512_set1_ps(*xp);
+#pragma GCC unroll 16
                                 for (std::size_t v = 0; v < V; ++v)
                                     acc[j][v] = _mm512_fmadd_ps(a, wv[v], acc[j][v]);
                             }
@@ -172,7 +178,9 @@ namespace xk::kernels::detail
                     }
                 }
             }
+#pragma GCC unroll 16
             for (std::size_t j = 0; j < P; ++j)
+#pragma GCC unroll 16
                 for (std::size_t v = 0; v < V; ++v)
                     _mm512_mask_storeu_ps(y_row + (ow0 + j) * plan.cout + 16 * v, masks[v], acc[j][v]);
         }
@@ -187,7 +195,9 @@ namespace xk::kernels::detail
         {
             const std::size_t step = plan.sw * plan.cin;
             __m512 d[P][V];
+#pragma GCC unroll 16
             for (std::size_t j = 0; j < P; ++j)
+#pragma GCC unroll 16
                 for (std::size_t v = 0; v < V; ++v)
                     d[j][v] = _mm512_maskz_loadu_ps(masks[v], dy_row + (ow0 + j) * plan.cout + 16 * v);
             for (std::size_t r = 0; r < plan.tap_rows; ++r)
@@ -201,13 +211,16 @@ namespace xk::kernels::detail
                     for (std::size_t c = 0; c < plan.cin; ++c, ap += V * 16)
                     {
                         __m512 s[V];
+#pragma GCC unroll 16
                         for (std::size_t v = 0; v < V; ++v)
                             s[v] = _mm512_loadu_ps(ap + 16 * v);
                         if constexpr (Edge)
                         {
+#pragma GCC unroll 16
                             for (std::size_t j = 0; j < P; ++j)
                             {
                                 const __m512 a = _mm512_set1_ps(input_at(plan, xn, rows[r], iw0 + long(j * plan.sw), c));
+#pragma GCC unroll 16
                                 for (std::size_t v = 0; v < V; ++v)
                                     s[v] = _mm512_fmadd_ps(a, d[j][v], s[v]);
                             }
@@ -219,10 +232,12 @@ namespace xk::kernels::detail
                             for (std::size_t j = 0; j < P; ++j, xp += step)
                             {
                                 const __m512 a = _mm512_set1_ps(*xp);
+#pragma GCC unroll 16
                                 for (std::size_t v = 0; v < V; ++v)
                                     s[v] = _mm512_fmadd_ps(a, d[j][v], s[v]);
                             }
                         }
+#pragma GCC unroll 16
                         for (std::size_t v = 0; v < V; ++v)
                             _mm512_storeu_ps(ap + 16 * v, s[v]);
                     }
@@ -309,7 +324,9 @@ namespace xk::kernels::detail
                               std::size_t j0, std::size_t c, const float* wpad, const __mmask16* masks, Lanes* sums)
         {
             __m512 acc[P][V];
+#pragma GCC unroll 16
             for (std::size_t j = 0; j < P; ++j)
+#pragma GCC unroll 16
                 for (std::size_t v = 0; v < V; ++v)
                     acc[j][v] = _mm512_setzero_ps();
             for (std::size_t r = 0; r < plan.tap_rows; ++r)
@@ -320,6 +337,7 @@ namespace xk::kernels::detail
                 {
                     const float* wp = wpad + ((r * plan.kw + ph.tap[i]) * plan.cin + c) * V * 16;
                     __m512 wv[V];
+#pragma GCC unroll 16
                     for (std::size_t v = 0; v < V; ++v)
                         wv[v] = _mm512_loadu_ps(wp + 16 * v);
                     const long ow0 = ph.shift[i] + long(j0);
@@ -331,14 +349,17 @@ namespace xk::kernels::detail
                             if (ow < 0 || ow >= long(plan.wout))
                                 continue;
                         const float* dp = dy_rows[r] + std::size_t(ow) * plan.cout;
+#pragma GCC unroll 16
                         for (std::size_t v = 0; v < V; ++v)
                             acc[j][v] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(masks[v], dp + 16 * v), wv[v], acc[j][v]);
                     }
                 }
             }
+#pragma GCC unroll 16
             for (std::size_t j = 0; j < P; ++j)
             {
                 __m512 total = acc[j][0];
+#pragma GCC unroll 16
                 for (std::size_t v = 1; v < V; ++v)
                     total = _mm512_add_ps(total, acc[j][v]);
                 _mm512_store_ps(sums[ph.first + (j0 + j) * plan.sw].lane, total);
