@@ -1,9 +1,11 @@
 #pragma once
 // Direct AVX-512 convolution kernels for few input channels (C_in <= 4: the first layer of an image model), float,
 // one group. With a channel axis that narrow, the implicit GEMM's tiles and the im2col + GEMM + col2im path spend
-// more on bookkeeping than on arithmetic; these kernels vectorise along the output channels instead and walk
-// the output one row (n, od, oh) at a time, in blocks of consecutive pixels whose tap reads need no bounds check
-// away from the edges. Used by conv.cpp when the build targets AVX-512.
+// more on bookkeeping than on arithmetic. These kernels vectorise along the output channels and walk the images
+// one row at a time, in blocks of consecutive pixels: away from the edges a block's tap reads need no bounds
+// check, and each kernel vector loaded serves the whole block. The backward pass to the input gathers per input
+// pixel, so the sum over the output channels (one horizontal sum) is paid once per input pixel. Used by conv.cpp
+// when the build targets AVX-512; the double path stays the generic one.
 #include "framework/kernels/conv.hpp"
 
 namespace xk::kernels::detail
