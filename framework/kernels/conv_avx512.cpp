@@ -298,6 +298,25 @@ namespace xk::kernels::detail
                 const StridePhase& ph = *(next - 1);
                 const std::size_t taps = ph.tap_index.size(), mr = shape.mr;
                 const std::size_t row0 = (tile - ph.first_tile) * mr, cnt = std::min(mr, ph.rows - row0);
+                // Phase index j and image n of the tile's rows, stepped along W: dx's and dy's pixel indices
+                // then advance by a constant, and are recomputed only when j wraps to a new line.
+                std::array<long, 3> j{};
+                std::size_t n = 0, dx_pixel = 0;
+                long dy_pixel = 0;
+                auto place = [&](std::size_t idx) {
+                    j[2] = long(idx % ph.count[2]);
+                    idx /= ph.count[2];
+                    j[1] = long(idx % ph.count[1]);
+                    idx /= ph.count[1];
+                    j[0] = long(idx % ph.count[0]);
+                    n = idx / ph.count[0];
+                    std::array<long, 3> pos{};
+                    for (int a = 0; a < 3; ++a)
+                        pos[a] = long(ph.phase[a]) + long(g.stride[a]) * j[a];
+                    dx_pixel = flat(g, g.in, n, pos);
+                    dy_pixel = long(flat(g, g.out, n, j));
+                };
+                place(row0);
                 for (std::size_t i = 0; i < mr; ++i)
                 {
                     if (i >= cnt)
@@ -307,26 +326,26 @@ namespace xk::kernels::detail
                             ptrs[k * mr + i] = zero.data();
                         continue;
                     }
-                    std::size_t idx = row0 + i;
-                    std::array<long, 3> j{}, pos{};
-                    j[2] = long(idx % ph.count[2]);
-                    idx /= ph.count[2];
-                    j[1] = long(idx % ph.count[1]);
-                    idx /= ph.count[1];
-                    j[0] = long(idx % ph.count[0]);
-                    const std::size_t n = idx / ph.count[0];
-                    for (int a = 0; a < 3; ++a)
-                        pos[a] = long(ph.phase[a]) + long(g.stride[a]) * j[a];
-                    outs[i] = dx + flat(g, g.in, n, pos) * cin;
-                    // dy's pixel at the phase index j; a tap adds its precomputed offset when inside.
-                    const long at_j = long(flat(g, g.out, n, j));
+                    if (i > 0)
+                    {
+                        if (std::size_t(j[2] + 1) < ph.count[2])
+                        {
+                            ++j[2];
+                            dx_pixel += g.stride[2];
+                            ++dy_pixel;
+                        }
+                        else
+                            place(row0 + i);
+                    }
+                    outs[i] = dx + dx_pixel * cin;
+                    // A tap reads dy at j + shift, i.e. at dy_pixel plus its precomputed offset, when inside.
                     for (std::size_t k = 0; k < taps; ++k)
                     {
                         const auto& shift = ph.tap_shift[k];
                         const bool inside = std::size_t(j[0] + shift[0]) < g.out[0] &&
                                             std::size_t(j[1] + shift[1]) < g.out[1] &&
                                             std::size_t(j[2] + shift[2]) < g.out[2];
-                        ptrs[k * mr + i] = inside ? dy + std::size_t(at_j + ph.tap_offset[k]) * cout : zero.data();
+                        ptrs[k * mr + i] = inside ? dy + std::size_t(dy_pixel + ph.tap_offset[k]) * cout : zero.data();
                     }
                 }
                 compute_tile(shape, taps, cout, cin, ph.bpack.data(), ptrs.data(), outs.data(), true);
