@@ -1,5 +1,6 @@
 #include "framework/kernels/conv.hpp"
 #include "framework/kernels/conv_avx512.hpp"
+#include "framework/kernels/conv_small_channels.hpp"
 #include "framework/kernels/conv_detail.hpp"
 #include "framework/kernels/conv_wgrad_avx512.hpp"
 #include "framework/kernels/gemm.hpp"
@@ -134,7 +135,7 @@ namespace xk::kernels
         }
         if constexpr (std::is_same_v<T, float>)
         {
-            if (detail::avx512_small_channel_conv_applies(g))
+            if (detail::small_channel_conv_applies(g))
                 return detail::conv_forward_small_channels(g, x, w, y);
             if (detail::avx512_conv_applies(g))
                 return detail::conv_forward_avx512(g, x, w, y);
@@ -172,9 +173,9 @@ namespace xk::kernels
         }
         if constexpr (std::is_same_v<T, float>)
         {
-            // A few input channels make dx's channel axis too narrow for the GEMM tile: the GEMM + col2im
-            // path below (n = taps * channels) measured faster there than a direct scatter.
-            if (!detail::avx512_small_channel_conv_applies(g) && detail::avx512_conv_applies(g))
+            if (detail::small_channel_conv_applies(g))
+                return detail::conv_backward_input_small_channels(g, dy, w, dx);
+            if (detail::avx512_conv_applies(g))
                 return detail::conv_backward_input_avx512(g, dy, w, dx);
         }
         // Images are independent: parallel over the batch keeps the scatter-adds of col2im race-free.
@@ -201,6 +202,8 @@ namespace xk::kernels
     {
         if constexpr (std::is_same_v<T, float>)
         {
+            if (detail::small_channel_conv_applies(g))
+                return detail::conv_backward_kernel_small_channels(g, x, dy, dw);
             if (!is_pointwise(g) && detail::avx512_wgrad_applies(g))
                 return detail::conv_backward_kernel_avx512(g, x, dy, dw);
         }

@@ -99,6 +99,31 @@ namespace xk::kernels::detail
             }
         }
 
+        /// The register-tile shape for a product with n columns.
+        struct TileShape
+        {
+            bool narrow;
+            std::size_t mr, width;
+            explicit TileShape(std::size_t n) : narrow(n <= 16), mr(narrow ? 28 : 14), width(narrow ? 16 : 32) {}
+        };
+
+        /// Output rows [row0, row0 + count) (count <= mr) of the product with the packed B (k = taps * depth
+        /// rows, n columns); ptrs and outs are the tile's pointer table and output rows, filled by the caller.
+        void compute_tile(const TileShape& shape, std::size_t taps, std::size_t depth, std::size_t n,
+                          const float* bpack, const float* const* ptrs, float* const* outs, bool accumulate)
+        {
+            const std::size_t k = taps * depth;
+            for (std::size_t j0 = 0; j0 < n; j0 += shape.width)
+            {
+                const float* bp = bpack + j0 * k;
+                const std::size_t cols = std::min(shape.width, n - j0);
+                if (shape.narrow)
+                    gather_tile<28, 1>(taps, depth, ptrs, bp, outs, j0, cols, accumulate);
+                else
+                    gather_tile<14, 2>(taps, depth, ptrs, bp, outs, j0, cols, accumulate);
+            }
+        }
+
         /// Runs `rows` output rows in tiles over the product with B = element(p, j) (k = taps * depth rows,
         /// n columns), in parallel; locate(row0, count, tile_rows, ptrs, outs) fills a tile's pointer table
         /// (ptrs[t * tile_rows + i]) and its output rows.
@@ -106,27 +131,17 @@ namespace xk::kernels::detail
         void run_tiles(std::size_t rows, std::size_t taps, std::size_t depth, std::size_t n, Element element,
                        bool accumulate, const Locate& locate)
         {
-            const bool narrow = n <= 16;
-            const std::size_t mr = narrow ? 28 : 14, width = narrow ? 16 : 32;
-            const std::size_t k = taps * depth;
-            const std::vector<float> bpack = pack_panels(k, n, width, element);
-            const std::size_t tiles = (rows + mr - 1) / mr;
+            const TileShape shape(n);
+            const std::vector<float> bpack = pack_panels(taps * depth, n, shape.width, element);
+            const std::size_t tiles = (rows + shape.mr - 1) / shape.mr;
             parallel_for(tiles, TILES_PER_TASK, [&](std::size_t t0, std::size_t t1) {
-                std::vector<const float*> ptrs(taps * mr);
+                std::vector<const float*> ptrs(taps * shape.mr);
                 std::array<float*, MAX_MR> outs{};
                 for (std::size_t tile = t0; tile < t1; ++tile)
                 {
-                    const std::size_t row0 = tile * mr, count = std::min(mr, rows - row0);
-                    locate(row0, count, mr, ptrs.data(), outs.data());
-                    for (std::size_t j0 = 0; j0 < n; j0 += width)
-                    {
-                        const float* bp = bpack.data() + j0 * k;
-                        const std::size_t cols = std::min(width, n - j0);
-                        if (narrow)
-                            gather_tile<28, 1>(taps, depth, ptrs.data(), bp, outs.data(), j0, cols, accumulate);
-                        else
-                            gather_tile<14, 2>(taps, depth, ptrs.data(), bp, outs.data(), j0, cols, accumulate);
-                    }
+                    const std::size_t row0 = tile * shape.mr, count = std::min(shape.mr, rows - row0);
+                    locate(row0, count, shape.mr, ptrs.data(), outs.data());
+                    compute_tile(shape, taps, depth, n, bpack.data(), ptrs.data(), outs.data(), accumulate);
                 }
             });
         }
@@ -211,206 +226,153 @@ namespace xk::kernels::detail
                   });
     }
 
+    namespace
+    {
+        /// One stride phase of dx (the input positions congruent to `phase` modulo the stride): a dense product
+        /// over dy with the taps that reach it (see conv_backward_input_avx512).
+        struct StridePhase
+        {
+            std::array<std::size_t, 3> phase{}, count{};
+            std::vector<std::size_t> tap_index;
+            /// Per tap, the offset of dy's position from the phase index j along each axis.
+            std::vector<std::array<long, 3>> tap_shift;
+            /// Per tap, that offset as a pixel offset in dy.
+            std::vector<long> tap_offset;
+            std::size_t rows = 0, first_tile = 0;
+            std::vector<float> bpack;
+        };
+
+        std::vector<StridePhase> stride_phases(const ConvGeometry& g)
+        {
+            std::vector<StridePhase> out;
+            std::array<std::size_t, 3> phases{};
+            for (int a = 0; a < 3; ++a)
+                phases[a] = std::min(g.stride[a], g.in[a]);
+            for (std::size_t p0 = 0; p0 < phases[0]; ++p0)
+                for (std::size_t p1 = 0; p1 < phases[1]; ++p1)
+                    for (std::size_t p2 = 0; p2 < phases[2]; ++p2)
+                    {
+                        StridePhase ph;
+                        ph.phase = {p0, p1, p2};
+                        for (int a = 0; a < 3; ++a)
+                            ph.count[a] = (g.in[a] - ph.phase[a] + g.stride[a] - 1) / g.stride[a];
+                        std::size_t t = 0;
+                        for (std::size_t td = 0; td < g.kernel[0]; ++td)
+                            for (std::size_t th = 0; th < g.kernel[1]; ++th)
+                                for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
+                                {
+                                    const std::array<std::size_t, 3> tap{td, th, tw};
+                                    std::array<long, 3> shift{};
+                                    bool reaches = true;
+                                    for (int a = 0; a < 3; ++a)
+                                    {
+                                        const long num = long(ph.phase[a]) + g.pad_before[a] - long(tap[a] * g.dilation[a]);
+                                        const long s = long(g.stride[a]);
+                                        reaches = reaches && ((num % s) + s) % s == 0;
+                                        shift[a] = num >= 0 ? num / s : -((-num) / s);
+                                    }
+                                    if (reaches)
+                                    {
+                                        ph.tap_index.push_back(t);
+                                        ph.tap_shift.push_back(shift);
+                                        ph.tap_offset.push_back((shift[0] * long(g.out[1]) + shift[1]) * long(g.out[2]) +
+                                                                shift[2]);
+                                    }
+                                }
+                        ph.rows = g.batch * ph.count[0] * ph.count[1] * ph.count[2];
+                        if (!ph.tap_index.empty() && ph.rows > 0)
+                            out.push_back(std::move(ph));
+                    }
+            return out;
+        }
+    }
+
     void conv_backward_input_avx512(const ConvGeometry& g, const float* dy, const float* w, float* dx)
     {
         const std::size_t cin = g.in_channels, cout = g.out_channels;
         const std::vector<float> zero(cout + 16, 0.0f);
         // Input position i = o * s - pad + t * d along an axis: the taps reaching i are those with
         // (i + pad - t * d) divisible by s. Splitting dx by i mod s (the stride phase) gives each phase a fixed
-        // tap subset, a dense stride-1 product over dy with no multiply by an absent sample.
-        std::array<std::size_t, 3> phases{};
-        for (int a = 0; a < 3; ++a)
-            phases[a] = std::min(g.stride[a], g.in[a]);
-        for (std::size_t p0 = 0; p0 < phases[0]; ++p0)
-            for (std::size_t p1 = 0; p1 < phases[1]; ++p1)
-                for (std::size_t p2 = 0; p2 < phases[2]; ++p2)
-                {
-                    const std::array<std::size_t, 3> phase{p0, p1, p2};
-                    std::array<std::size_t, 3> count{};
-                    for (int a = 0; a < 3; ++a)
-                        count[a] = (g.in[a] - phase[a] + g.stride[a] - 1) / g.stride[a];
-                    // Taps of this phase, and for each the offset of dy's position from the phase index j.
-                    std::vector<std::size_t> tap_index;
-                    std::vector<std::array<long, 3>> tap_shift;
-                    std::size_t t = 0;
-                    for (std::size_t td = 0; td < g.kernel[0]; ++td)
-                        for (std::size_t th = 0; th < g.kernel[1]; ++th)
-                            for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
-                            {
-                                const std::array<std::size_t, 3> tap{td, th, tw};
-                                std::array<long, 3> shift{};
-                                bool reaches = true;
-                                for (int a = 0; a < 3; ++a)
-                                {
-                                    const long num = long(phase[a]) + g.pad_before[a] - long(tap[a] * g.dilation[a]);
-                                    const long s = long(g.stride[a]);
-                                    reaches = reaches && ((num % s) + s) % s == 0;
-                                    shift[a] = num >= 0 ? num / s : -((-num) / s);
-                                }
-                                if (reaches)
-                                {
-                                    tap_index.push_back(t);
-                                    tap_shift.push_back(shift);
-                                }
-                            }
-                    const std::size_t taps = tap_index.size();
-                    const std::size_t rows = g.batch * count[0] * count[1] * count[2];
-                    if (taps == 0 || rows == 0)
-                        continue;
-                    // B[(tap, o), c] = w[tap, c, o]: the kernel flipped and transposed in its channels.
-                    auto flipped = [&](std::size_t p, std::size_t c) {
-                        return w[(tap_index[p / cout] * cin + c) * cout + p % cout];
-                    };
-                    run_tiles(rows, taps, cout, cin, flipped, true,
-                              [&](std::size_t row0, std::size_t cnt, std::size_t mr, const float** ptrs, float** outs) {
-                                  for (std::size_t i = 0; i < mr; ++i)
-                                  {
-                                      if (i >= cnt)
-                                      {
-                                          outs[i] = nullptr;
-                                          for (std::size_t k = 0; k < taps; ++k)
-                                              ptrs[k * mr + i] = zero.data();
-                                          continue;
-                                      }
-                                      std::size_t idx = row0 + i;
-                                      std::array<long, 3> j{}, pos{};
-                                      j[2] = long(idx % count[2]);
-                                      idx /= count[2];
-                                      j[1] = long(idx % count[1]);
-                                      idx /= count[1];
-                                      j[0] = long(idx % count[0]);
-                                      const std::size_t n = idx / count[0];
-                                      for (int a = 0; a < 3; ++a)
-                                          pos[a] = long(phase[a]) + long(g.stride[a]) * j[a];
-                                      outs[i] = dx + flat(g, g.in, n, pos) * cin;
-                                      for (std::size_t k = 0; k < taps; ++k)
-                                      {
-                                          std::array<long, 3> o{};
-                                          bool inside = true;
-                                          for (int a = 0; a < 3; ++a)
-                                          {
-                                              o[a] = j[a] + tap_shift[k][a];
-                                              inside = inside && o[a] >= 0 && o[a] < long(g.out[a]);
-                                          }
-                                          ptrs[k * mr + i] = inside ? dy + flat(g, g.out, n, o) * cout : zero.data();
-                                      }
-                                  }
-                              });
-                }
-    }
-
-    // ---- Small input-channel counts (C_in <= 4): the forward pass vectorises along the output channels. ----
-    namespace
-    {
-        constexpr std::size_t SMALL_CIN = 4;
-        constexpr std::size_t MAX_VECTORS = 8; // C_out <= 128
-
-        __mmask16 tail_mask(std::size_t channels, std::size_t v)
+        // tap subset, a dense stride-1 product over dy with no multiply by an absent sample. The phases write
+        // disjoint rows of dx, so their tiles share one parallel loop: a loop per phase paid a fork and a join
+        // per phase (8 for a 3-D stride 2), each a wait on the slower thread.
+        std::vector<StridePhase> phases = stride_phases(g);
+        const TileShape shape(cin);
+        std::size_t tiles = 0, max_taps = 0;
+        for (auto& ph : phases)
         {
-            const std::size_t left = channels - v * 16;
-            return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-        }
-
-        /// Calls body(n, o, taps_src) for every output pixel of images [n0, n1): taps_src[t] is the input
-        /// pixel index (within image n) read by tap t, or -1 in the padding. The table is the same for every
-        /// image, so it is built once per call and the per-pixel work is the arithmetic alone.
-        template <class Body>
-        void for_output_pixels(const ConvGeometry& g, std::size_t n0, std::size_t n1, Body body)
-        {
-            const std::size_t taps = g.taps(), pixels = g.out_pixels();
-            std::vector<long> table(pixels * taps);
-            for (std::size_t od = 0, o = 0; od < g.out[0]; ++od)
-                for (std::size_t oh = 0; oh < g.out[1]; ++oh)
-                    for (std::size_t ow = 0; ow < g.out[2]; ++ow, ++o)
-                    {
-                        long* src = table.data() + o * taps;
-                        std::size_t t = 0;
-                        for (std::size_t td = 0; td < g.kernel[0]; ++td)
-                        {
-                            const long id = source(g, 0, od, td);
-                            for (std::size_t th = 0; th < g.kernel[1]; ++th)
-                            {
-                                const long ih = id < 0 ? -1 : source(g, 1, oh, th);
-                                for (std::size_t tw = 0; tw < g.kernel[2]; ++tw, ++t)
-                                {
-                                    const long iw = ih < 0 ? -1 : source(g, 2, ow, tw);
-                                    src[t] = iw < 0 ? -1 : (id * long(g.in[1]) + ih) * long(g.in[2]) + iw;
-                                }
-                            }
-                        }
-                    }
-            for (std::size_t n = n0; n < n1; ++n)
-                for (std::size_t o = 0; o < pixels; ++o)
-                    body(n, o, table.data() + o * taps);
-        }
-
-        /// Images per task: at least one, and enough tasks for both cores.
-        std::size_t image_grain(const ConvGeometry& g) { return std::max<std::size_t>(1, g.batch / 16); }
-    }
-
-    bool avx512_small_channel_conv_applies(const ConvGeometry& g)
-    {
-        return g.groups == 1 && g.in_channels <= SMALL_CIN && g.out_channels >= 8 &&
-               g.out_channels <= MAX_VECTORS * 16;
-    }
-
-    namespace
-    {
-        /// Calls run(std::integral_constant<std::size_t, V>) with V = the number of zmm vectors of `channels`,
-        /// so the per-pixel accumulators live in registers.
-        template <class Run>
-        void with_vector_count(std::size_t channels, Run run)
-        {
-            switch ((channels + 15) / 16)
-            {
-            case 1: return run(std::integral_constant<std::size_t, 1>{});
-            case 2: return run(std::integral_constant<std::size_t, 2>{});
-            case 3: return run(std::integral_constant<std::size_t, 3>{});
-            case 4: return run(std::integral_constant<std::size_t, 4>{});
-            case 5: return run(std::integral_constant<std::size_t, 5>{});
-            case 6: return run(std::integral_constant<std::size_t, 6>{});
-            case 7: return run(std::integral_constant<std::size_t, 7>{});
-            default: return run(std::integral_constant<std::size_t, 8>{});
-            }
-        }
-    }
-
-    void conv_forward_small_channels(const ConvGeometry& g, const float* x, const float* w, float* y)
-    {
-        const std::size_t cin = g.in_channels, cout = g.out_channels;
-        const std::size_t taps = g.taps();
-        with_vector_count(cout, [&](auto vector_count) {
-            constexpr std::size_t V = decltype(vector_count)::value;
-            std::array<__mmask16, V> masks;
-            for (std::size_t v = 0; v < V; ++v)
-                masks[v] = tail_mask(cout, v);
-            parallel_for(g.batch, image_grain(g), [&](std::size_t n0, std::size_t n1) {
-                for_output_pixels(g, n0, n1, [&](std::size_t n, std::size_t o, const long* src) {
-                    __m512 acc[V];
-                    for (std::size_t v = 0; v < V; ++v)
-                        acc[v] = _mm512_setzero_ps();
-                    const float* xn = x + n * g.in_pixels() * cin;
-                    for (std::size_t t = 0; t < taps; ++t)
-                    {
-                        if (src[t] < 0)
-                            continue;
-                        const float* xp = xn + std::size_t(src[t]) * cin;
-                        for (std::size_t c = 0; c < cin; ++c)
-                        {
-                            const __m512 a = _mm512_set1_ps(xp[c]);
-                            const float* wp = w + (t * cin + c) * cout;
-                            for (std::size_t v = 0; v < V; ++v)
-                                acc[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(masks[v], wp + v * 16), acc[v]);
-                        }
-                    }
-                    float* yp = y + (n * g.out_pixels() + o) * cout;
-                    for (std::size_t v = 0; v < V; ++v)
-                        _mm512_mask_storeu_ps(yp + v * 16, masks[v], acc[v]);
-                });
+            // B[(tap, o), c] = w[tap, c, o]: the kernel flipped and transposed in its channels.
+            ph.bpack = pack_panels(ph.tap_index.size() * cout, cin, shape.width, [&](std::size_t p, std::size_t c) {
+                return w[(ph.tap_index[p / cout] * cin + c) * cout + p % cout];
             });
+            ph.first_tile = tiles;
+            tiles += (ph.rows + shape.mr - 1) / shape.mr;
+            max_taps = std::max(max_taps, ph.tap_index.size());
+        }
+        parallel_for(tiles, TILES_PER_TASK, [&](std::size_t t0, std::size_t t1) {
+            std::vector<const float*> ptrs(max_taps * shape.mr);
+            std::array<float*, MAX_MR> outs{};
+            for (std::size_t tile = t0; tile < t1; ++tile)
+            {
+                const auto next = std::upper_bound(phases.begin(), phases.end(), tile,
+                                                   [](std::size_t t, const StridePhase& ph) { return t < ph.first_tile; });
+                const StridePhase& ph = *(next - 1);
+                const std::size_t taps = ph.tap_index.size(), mr = shape.mr;
+                const std::size_t row0 = (tile - ph.first_tile) * mr, cnt = std::min(mr, ph.rows - row0);
+                // Phase index j and image n of the tile's rows, stepped along W: dx's and dy's pixel indices
+                // then advance by a constant, and are recomputed only when j wraps to a new line.
+                std::array<long, 3> j{};
+                std::size_t n = 0, dx_pixel = 0;
+                long dy_pixel = 0;
+                auto place = [&](std::size_t idx) {
+                    j[2] = long(idx % ph.count[2]);
+                    idx /= ph.count[2];
+                    j[1] = long(idx % ph.count[1]);
+                    idx /= ph.count[1];
+                    j[0] = long(idx % ph.count[0]);
+                    n = idx / ph.count[0];
+                    std::array<long, 3> pos{};
+                    for (int a = 0; a < 3; ++a)
+                        pos[a] = long(ph.phase[a]) + long(g.stride[a]) * j[a];
+                    dx_pixel = flat(g, g.in, n, pos);
+                    dy_pixel = long(flat(g, g.out, n, j));
+                };
+                place(row0);
+                for (std::size_t i = 0; i < mr; ++i)
+                {
+                    if (i >= cnt)
+                    {
+                        outs[i] = nullptr;
+                        for (std::size_t k = 0; k < taps; ++k)
+                            ptrs[k * mr + i] = zero.data();
+                        continue;
+                    }
+                    if (i > 0)
+                    {
+                        if (std::size_t(j[2] + 1) < ph.count[2])
+                        {
+                            ++j[2];
+                            dx_pixel += g.stride[2];
+                            ++dy_pixel;
+                        }
+                        else
+                            place(row0 + i);
+                    }
+                    outs[i] = dx + dx_pixel * cin;
+                    // A tap reads dy at j + shift, i.e. at dy_pixel plus its precomputed offset, when inside.
+                    for (std::size_t k = 0; k < taps; ++k)
+                    {
+                        const auto& shift = ph.tap_shift[k];
+                        const bool inside = std::size_t(j[0] + shift[0]) < g.out[0] &&
+                                            std::size_t(j[1] + shift[1]) < g.out[1] &&
+                                            std::size_t(j[2] + shift[2]) < g.out[2];
+                        ptrs[k * mr + i] = inside ? dy + std::size_t(dy_pixel + ph.tap_offset[k]) * cout : zero.data();
+                    }
+                }
+                compute_tile(shape, taps, cout, cin, ph.bpack.data(), ptrs.data(), outs.data(), true);
+            }
         });
     }
-
 }
 
 #else
@@ -418,8 +380,6 @@ namespace xk::kernels::detail
 namespace xk::kernels::detail
 {
     bool avx512_conv_applies(const ConvGeometry&) { return false; }
-    bool avx512_small_channel_conv_applies(const ConvGeometry&) { return false; }
-    void conv_forward_small_channels(const ConvGeometry&, const float*, const float*, float*) {}
     void conv_forward_avx512(const ConvGeometry&, const float*, const float*, float*) {}
     void conv_backward_input_avx512(const ConvGeometry&, const float*, const float*, float*) {}
 }

@@ -9,12 +9,6 @@ namespace xk::kernels::detail
     /// True when this build carries the AVX-512 convolution kernels and they apply to g (float, one group).
     bool avx512_conv_applies(const ConvGeometry& g);
 
-    /// True when g has so few input channels (the first layer of an image model) that the implicit GEMM's
-    /// bookkeeping per output row outweighs its arithmetic: conv_forward_small_channels takes over the forward
-    /// pass (vectors along the output channels, one pass per output pixel).
-    bool avx512_small_channel_conv_applies(const ConvGeometry& g);
-    void conv_forward_small_channels(const ConvGeometry& g, const float* x, const float* w, float* y);
-
     /// y = conv(x, w).
     void conv_forward_avx512(const ConvGeometry& g, const float* x, const float* w, float* y);
     /// dx += the adjoint of conv_forward in x; strided geometries are split into stride phases, so no tap

@@ -1,6 +1,7 @@
-// The float convolution kernels (implicit GEMM, stride phases, small-channel kernels where built) against the
-// double kernels, which take the im2col + BLAS path, over geometries that exercise padding, strides,
-// dilations, 1-D/2-D/3-D, channel counts around the register tile, and tile tails.
+// The float convolution kernels (implicit GEMM, stride phases, the small-channel kernels of
+// conv_small_channels.cpp where built) against the double kernels, which take the im2col + BLAS path, over
+// geometries that exercise padding, strides, dilations, 1-D/2-D/3-D, channel counts around the register tile,
+// and tile tails.
 #include "framework/kernels/conv.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -174,6 +175,41 @@ BOOST_AUTO_TEST_CASE(kernel_gradient_geometries)
     causal.out[2] = 700;
     causal.pad_before[2] = 8;
     check(causal, seed++);
+}
+
+BOOST_AUTO_TEST_CASE(small_input_channel_geometries)
+{
+    // C_in <= 4 takes the direct small-channel kernels: every C_in, C_out around the 16-lane vectors and the
+    // pixel blocks (8 = the smallest, 45 and 100 with tails, 128 = the largest), blocks with and without
+    // padded taps, strides and dilations, single-pixel outputs, and rows shorter than one block.
+    unsigned seed = 300;
+    for (std::size_t cin : {1, 2, 3, 4})
+        for (std::size_t cout : {8, 16, 32, 45})
+            for (bool same : {false, true})
+            {
+                check(make(3, {1, 28, 28}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, same, cin, cout), seed++);
+                check(make(2, {1, 11, 37}, {1, 3, 5}, {1, 2, 3}, {1, 1, 1}, same, cin, cout), seed++);
+                check(make(2, {1, 13, 30}, {1, 3, 3}, {1, 1, 1}, {1, 2, 3}, same, cin, cout), seed++);
+                check(make(2, {1, 1, 50}, {1, 1, 7}, {1, 1, 2}, {1, 1, 1}, same, cin, cout), seed++);
+                check(make(2, {5, 6, 19}, {3, 2, 3}, {2, 1, 2}, {1, 1, 1}, same, cin, cout), seed++);
+                check(make(2, {1, 3, 3}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, same, cin, cout), seed++);
+                check(make(1, {1, 4, 5}, {1, 2, 2}, {1, 3, 4}, {1, 1, 1}, same, cin, cout), seed++);
+            }
+    for (std::size_t cout : {64, 100, 128})
+    {
+        check(make(2, {1, 15, 21}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, true, 3, cout), seed++);
+        check(make(2, {3, 9, 10}, {2, 3, 3}, {1, 2, 2}, {2, 1, 1}, false, 2, cout), seed++);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(small_input_channels_causal_and_pointwise)
+{
+    ConvGeometry causal = make(2, {1, 1, 25}, {1, 1, 3}, {1, 1, 1}, {1, 1, 4}, false, 2, 24);
+    causal.out[2] = 25;
+    causal.pad_before[2] = 8;
+    check(causal, 400);
+    check(make(2, {1, 7, 9}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, false, 3, 40), 401);
+    check(make(2, {1, 7, 9}, {1, 1, 1}, {1, 2, 2}, {1, 1, 1}, true, 4, 17), 402);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
