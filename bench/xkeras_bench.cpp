@@ -155,7 +155,7 @@ namespace
         const double t = seconds_of([&] {
             Tape tape;
             y = layer.call(tape, x, /*training=*/true);
-            tape.backward(y, Tensor<float>(y.value().shape(), 1.f));
+            tape.backward(y, full<float>(shape_of(y.value()), 1.f));
         });
         g_checksum += step_checksum(layer, x, y);
         return t;
@@ -174,7 +174,7 @@ namespace
                 Tape tape;
                 Variable y;
                 const double tf = seconds_of([&] { y = layer.call(tape, x, true); });
-                const double tb = seconds_of([&] { tape.backward(y, Tensor<float>(y.value().shape(), 1.f)); });
+                const double tb = seconds_of([&] { tape.backward(y, full<float>(shape_of(y.value()), 1.f)); });
                 g_checksum += step_checksum(layer, x, y);
                 if (r >= warmup_steps)
                 {
@@ -277,7 +277,7 @@ namespace
                 Tape tape;
                 Variable y;
                 const double tf = seconds_of([&] { y = layer.call(tape, in, true); });
-                const double tb = seconds_of([&] { tape.backward(y, Tensor<float>(y.value().shape(), 1.f)); });
+                const double tb = seconds_of([&] { tape.backward(y, full<float>(shape_of(y.value()), 1.f)); });
                 g_checksum += step_checksum(layer, in, y);
                 if (r >= warmup_steps)
                 {
