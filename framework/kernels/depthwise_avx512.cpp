@@ -131,6 +131,31 @@ namespace xk::kernels::detail
         }
     }
 
+    namespace
+    {
+        /// out[p] (+)= sum over the tap rows and taps tw with columns[p * kw + tw] >= 0 of
+        /// row[columns[p * kw + tw]] * w[row's first tap + tw], channel by channel, for the `width` pixels of one
+        /// row: the forward pass (out = y) and the gathered backward to the input (out += dx) alike.
+        void sum_taps_into_row(const std::vector<TapRow>& tap_rows, const long* columns, std::size_t kw,
+                               std::size_t width, std::size_t C, const float* w, float* out, bool accumulate)
+        {
+            for_channel_blocks(C, [&]<std::size_t NV>(ChannelBlock block) {
+                for (std::size_t p = 0; p < width; ++p)
+                {
+                    __m512 acc[NV];
+                    zero_block(acc);
+                    const long* cols = columns + p * kw;
+                    for (const TapRow& row : tap_rows)
+                        for (std::size_t tw = 0; tw < kw; ++tw)
+                            if (cols[tw] >= 0)
+                                fma_block(acc, row.data + std::size_t(cols[tw]) * C + block.c0,
+                                          w + (row.first_tap + tw) * C + block.c0, block.tail);
+                    store_block(out + p * C + block.c0, acc, block.tail, accumulate);
+                }
+            });
+        }
+    }
+
     bool avx512_depthwise_applies(const ConvGeometry& g) { return g.out_channels == g.in_channels; }
 
     void depthwise_forward_avx512(const ConvGeometry& g, const float* x, const float* w, float* y)
@@ -149,21 +174,7 @@ namespace xk::kernels::detail
                             if (const long ih = source(g, 1, oh, th); ih >= 0)
                                 tap_rows.push_back({x + ((n * g.in[0] + std::size_t(id)) * g.in[1] + std::size_t(ih)) * in_w * C,
                                                     (td * g.kernel[1] + th) * kw});
-                float* out = y + r * out_w * C;
-                for_channel_blocks(C, [&]<std::size_t NV>(ChannelBlock block) {
-                    for (std::size_t ow = 0; ow < out_w; ++ow)
-                    {
-                        __m512 acc[NV];
-                        zero_block(acc);
-                        const long* cols = columns.data() + ow * kw;
-                        for (const TapRow& row : tap_rows)
-                            for (std::size_t tw = 0; tw < kw; ++tw)
-                                if (cols[tw] >= 0)
-                                    fma_block(acc, row.data + std::size_t(cols[tw]) * C + block.c0,
-                                              w + (row.first_tap + tw) * C + block.c0, block.tail);
-                        store_block(out + ow * C + block.c0, acc, block.tail, false);
-                    }
-                });
+                sum_taps_into_row(tap_rows, columns.data(), kw, out_w, C, w, y + r * out_w * C, false);
             }
         });
     }
@@ -187,21 +198,7 @@ namespace xk::kernels::detail
                                                     (td * g.kernel[1] + th) * kw});
                 if (tap_rows.empty())
                     continue;
-                float* gx = dx + r * in_w * C;
-                for_channel_blocks(C, [&]<std::size_t NV>(ChannelBlock block) {
-                    for (std::size_t iw = 0; iw < in_w; ++iw)
-                    {
-                        __m512 acc[NV];
-                        zero_block(acc);
-                        const long* cols = columns.data() + iw * kw;
-                        for (const TapRow& row : tap_rows)
-                            for (std::size_t tw = 0; tw < kw; ++tw)
-                                if (cols[tw] >= 0)
-                                    fma_block(acc, row.data + std::size_t(cols[tw]) * C + block.c0,
-                                              w + (row.first_tap + tw) * C + block.c0, block.tail);
-                        store_block(gx + iw * C + block.c0, acc, block.tail, true);
-                    }
-                });
+                sum_taps_into_row(tap_rows, columns.data(), kw, in_w, C, w, dx + r * in_w * C, true);
             }
         });
     }
@@ -211,8 +208,9 @@ namespace xk::kernels::detail
         const std::size_t C = g.in_channels, kw = g.kernel[2], in_w = g.in[2], out_w = g.out[2];
         const std::size_t rows = g.batch * g.out[0] * g.out[1], wsize = g.taps() * C;
         const std::vector<long> columns = input_columns(g);
-        // Private kernel sums per partition of the output rows, added at the end.
-        const std::size_t parts = std::min<std::size_t>(rows, 2 * std::size_t(num_threads()));
+        // Private kernel sums per partition of the output rows, added at the end; several partitions per thread,
+        // so a core slowed by another process delays a small share of the pass.
+        const std::size_t parts = std::min<std::size_t>(rows, 8 * std::size_t(num_threads()));
         std::vector<std::vector<float>> partials(parts, std::vector<float>(wsize, 0.0f));
         for_partitions(rows, parts, [&](std::size_t part, std::size_t r0, std::size_t r1) {
             float* sums = partials[part].data();
