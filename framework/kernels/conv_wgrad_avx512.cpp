@@ -12,15 +12,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 // dW[(t, c), o] = sum over output pixels p of x[src(p, t), c] * dy[p, o].
 //
-// The reduction runs over the pixels, so each running task accumulates into a private dW (a workspace it
-// borrows), and the workspaces are summed at the end. Work items are slabs of one image (a range along the outermost axis with more than one output
+// The reduction runs over the pixels, so each partition of the work accumulates into a private dW (its
+// workspace), and the workspaces are summed at the end in a fixed order. Work items are slabs of one image (a range along the outermost axis with more than one output
 // position); each slab's input region is first copied into a zero-padded buffer, after which every tap of every
 // output pixel is in bounds and sits at a constant offset from the pixel's own position: the micro-kernel reads
 // x through one pointer per pixel plus per-tap constants, with no im2col matrix and no padding tests.
@@ -153,54 +151,15 @@ namespace xk::kernels::detail
         constexpr std::array<RowsTileFn, 4> rows_tiles{&wgrad_rows_tile<24, 1>, &wgrad_rows_tile<12, 2>,
                                                        &wgrad_rows_tile<8, 3>, &wgrad_rows_tile<6, 4>};
 
-        /// A private dW accumulator with the scratch of the task that holds it.
+        // Workspaces of one call together stay under 64 MB unless there are fewer than one per thread.
+        constexpr std::size_t workspace_budget_floats = (std::size_t(64) << 20) / sizeof(float);
+
+        /// A private dW accumulator with the scratch of the partition that owns it.
         struct Workspace
         {
             std::vector<float> partial;
             std::vector<float> buffer;
             std::vector<std::size_t> pix;
-        };
-
-        /// Workspaces lent to the tasks of one call: a new one only when all are lent out.
-        class WorkspacePool
-        {
-        public:
-            Workspace& acquire(std::size_t partial_size, std::size_t chunk)
-            {
-                {
-                    std::lock_guard<std::mutex> lock(m_mutex);
-                    if (!m_free.empty())
-                    {
-                        Workspace* space = m_free.back();
-                        m_free.pop_back();
-                        return *space;
-                    }
-                }
-                auto space = std::make_unique<Workspace>();
-                space->partial.assign(partial_size, 0.0f);
-                space->pix.resize(chunk);
-                std::lock_guard<std::mutex> lock(m_mutex);
-                m_all.push_back(std::move(space));
-                return *m_all.back();
-            }
-            void release(Workspace& space)
-            {
-                std::lock_guard<std::mutex> lock(m_mutex);
-                m_free.push_back(&space);
-            }
-            /// After the parallel loop: every accumulator.
-            std::vector<const float*> partials() const
-            {
-                std::vector<const float*> out;
-                for (const auto& space : m_all)
-                    out.push_back(space->partial.data());
-                return out;
-            }
-
-        private:
-            std::mutex m_mutex;
-            std::vector<std::unique_ptr<Workspace>> m_all;
-            std::vector<Workspace*> m_free;
         };
 
         /// Input positions read along one axis by `outputs` consecutive output positions.
@@ -276,13 +235,20 @@ namespace xk::kernels::detail
             return off;
         };
 
-        // Tasks take slabs dynamically (a core busy elsewhere just takes fewer), but accumulate into one of a few
-        // workspaces, each a private dW^T, (cout, kvecs * 16), or in the rows layout dW, (krows, cpad): a task
-        // borrows a free one, so there are about as many as tasks running at once, not as tasks.
+        // The slabs are split into a fixed number of partitions, each summed in order into its own workspace (a
+        // private dW^T, (cout, kvecs * 16), or in the rows layout dW, (krows, cpad)), and the workspaces are added
+        // in partition order: the result does not depend on which thread ran what, so training stays
+        // bit-reproducible. Several partitions per thread (as memory allows), taken as threads free up, so a
+        // core slowed by another process holds back a small share of the pass.
         const std::size_t partial_size = by_rows ? krows * cpad : cout * kpad;
-        WorkspacePool pool;
-        parallel_for(items, 1, [&](std::size_t i0, std::size_t i1) {
-            Workspace& space = pool.acquire(partial_size, chunk);
+        const std::size_t threads = std::size_t(num_threads());
+        const std::size_t affordable = std::max(threads, workspace_budget_floats / partial_size);
+        const std::size_t parts = std::min({items, 4 * threads, affordable});
+        std::vector<Workspace> spaces(parts);
+        for_partitions(items, parts, [&](std::size_t part, std::size_t i0, std::size_t i1) {
+            Workspace& space = spaces[part];
+            space.partial.assign(partial_size, 0.0f);
+            space.pix.resize(chunk);
             float* acc = space.partial.data();
             std::vector<float>& buffer = space.buffer;
             std::vector<std::size_t>& pix = space.pix;
@@ -370,9 +336,10 @@ namespace xk::kernels::detail
                     }
                 }
             }
-            pool.release(space);
         });
-        const auto partials = pool.partials();
+        std::vector<const float*> partials;
+        for (const Workspace& space : spaces)
+            partials.push_back(space.partial.data());
 
         if (by_rows)
         {
