@@ -6,8 +6,8 @@
 // A layer case is built from its Keras config through the layer registry, called on a tape in float32 on a
 // random input, and differentiated with an upstream gradient of ones (to the input and to every weight).
 // A model row is one train_on_batch of the Keras example model with the optimizer and loss torch_bench.py
-// uses. Each time is the median of R steps after two warm-up steps. Only the JSON goes to stdout;
-// --phases adds forward / backward timings per case on stderr. Exit status 2 on bad input.
+// uses. Each time is the median of R steps after a warm-up of at least two steps and 0.3 s. Only the JSON
+// goes to stdout; --phases adds forward / backward timings per case on stderr. Exit status 2 on bad input.
 #include "framework/layer.hpp"
 #include "framework/model.hpp"
 #include "framework/parallel.hpp"
@@ -31,6 +31,19 @@ namespace
 {
     constexpr int exit_bad_input = 2;
     constexpr int warmup_steps = 2; // as torch_bench.py
+    // ... and at least this much time: on these VMs a fresh process's second core reaches full speed only after
+    // some 100 ms of work (conv2d_dilated: 6-8 ms steps for up to 12 steps, then 3 ms), which two of our
+    // few-millisecond steps do not give, while PyTorch's 20-150 ms steps do.
+    constexpr double warmup_seconds = 0.3;
+
+    /// Runs step() (which returns its seconds) for the warm-up: at least warmup_steps times and warmup_seconds.
+    template <class Step>
+    void warm_up(Step&& step)
+    {
+        double spent = 0;
+        for (int r = 0; r < warmup_steps || spent < warmup_seconds; ++r)
+            spent += step();
+    }
 
     // Every checksum of every step lands here, so no result can be optimized away; printed on stderr.
     double g_checksum = 0.0;
@@ -167,20 +180,25 @@ namespace
         auto backward_median = [&](bool to_input, bool to_weights) {
             x.set_requires_grad(to_input);
             layer.set_trainable(to_weights);
-            std::vector<double> fwd, bwd;
-            for (int r = 0; r < warmup_steps + reps; ++r)
-            {
+            auto phases = [&] {
                 clear_gradients(layer, x);
                 Tape tape;
                 Variable y;
                 const double tf = seconds_of([&] { y = layer.call(tape, x, true); });
                 const double tb = seconds_of([&] { tape.backward(y, full<float>(shape_of(y.value()), 1.f)); });
                 g_checksum += step_checksum(layer, x, y);
-                if (r >= warmup_steps)
-                {
-                    fwd.push_back(tf);
-                    bwd.push_back(tb);
-                }
+                return std::pair{tf, tb};
+            };
+            warm_up([&] {
+                const auto [tf, tb] = phases();
+                return tf + tb;
+            });
+            std::vector<double> fwd, bwd;
+            for (int r = 0; r < reps; ++r)
+            {
+                const auto [tf, tb] = phases();
+                fwd.push_back(tf);
+                bwd.push_back(tb);
             }
             return std::pair{median(fwd), median(bwd)};
         };
@@ -209,13 +227,10 @@ namespace
         auto layer = make_layer<float>(class_name, config);
         Variable x(random_normal(input, 1), /*requires_grad=*/true, "x");
 
+        warm_up([&] { return time_layer_step(*layer, x); });
         std::vector<double> times;
-        for (int r = 0; r < warmup_steps + options.reps; ++r)
-        {
-            const double t = time_layer_step(*layer, x);
-            if (r >= warmup_steps)
-                times.push_back(t);
-        }
+        for (int r = 0; r < options.reps; ++r)
+            times.push_back(time_layer_step(*layer, x));
         if (options.phases)
             report_phases(name, *layer, x, options.reps);
         const double t = median(times);
@@ -269,22 +284,27 @@ namespace
         {
             Layer& layer = model.layer(i);
             Variable in(input, /*requires_grad=*/i > 0); // the model's input needs no gradient
-            std::vector<double> fwd, bwd;
             Tensor<float> output;
-            for (int r = 0; r < warmup_steps + reps; ++r)
-            {
+            auto phases = [&] {
                 clear_gradients(layer, in);
                 Tape tape;
                 Variable y;
                 const double tf = seconds_of([&] { y = layer.call(tape, in, true); });
                 const double tb = seconds_of([&] { tape.backward(y, full<float>(shape_of(y.value()), 1.f)); });
                 g_checksum += step_checksum(layer, in, y);
-                if (r >= warmup_steps)
-                {
-                    fwd.push_back(tf);
-                    bwd.push_back(tb);
-                }
                 output = y.value();
+                return std::pair{tf, tb};
+            };
+            warm_up([&] {
+                const auto [tf, tb] = phases();
+                return tf + tb;
+            });
+            std::vector<double> fwd, bwd;
+            for (int r = 0; r < reps; ++r)
+            {
+                const auto [tf, tb] = phases();
+                fwd.push_back(tf);
+                bwd.push_back(tb);
             }
             for (auto* w : layer.weights())
                 w->variable.zero_grad(); // leave the model as train_on_batch expects it
@@ -319,16 +339,17 @@ namespace
         for (std::size_t i = 0; i < batch; ++i)
             y(i, rng() % 10) = 1.f;
 
-        std::vector<double> times;
-        for (int r = 0; r < warmup_steps + options.reps; ++r)
-        {
+        auto step = [&] {
             Logs logs;
             const double t = seconds_of([&] { logs = model.train_on_batch(x, y); });
             for (const auto& [key, value] : logs)
                 g_checksum += value;
-            if (r >= warmup_steps)
-                times.push_back(t);
-        }
+            return t;
+        };
+        warm_up(step);
+        std::vector<double> times;
+        for (int r = 0; r < options.reps; ++r)
+            times.push_back(step());
         const double t = median(times);
         if (options.phases)
             report_model_phases(name, model, x, t, options.reps);
@@ -369,7 +390,7 @@ int main(int argc, char** argv)
     app.add_option("CASES", cases_path, "a cases.json file (see bench/cases.json)")->required();
     app.add_option("--threads", threads, "worker threads")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--only", only_list, "comma-separated case or model names to run");
-    app.add_option("--reps", options.reps, "timed steps per case (median), after 2 warm-up steps")
+    app.add_option("--reps", options.reps, "timed steps per case (median), after a warm-up of at least 2 steps and 0.3 s")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     app.add_flag("--phases", options.phases, "also print forward / backward timings per case on stderr");
