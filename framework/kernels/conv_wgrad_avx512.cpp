@@ -169,7 +169,40 @@ namespace xk::kernels::detail
         }
     }
 
-    bool avx512_wgrad_applies(const ConvGeometry& g) { return g.groups == 1; }
+    namespace
+    {
+        /// Slabs split the outermost axis with more than one output position.
+        int slab_axis(const ConvGeometry& g)
+        {
+            int axis = 0;
+            while (axis < 2 && g.out[axis] == 1)
+                ++axis;
+            return axis;
+        }
+
+        /// Floats of the padded copy that the thinnest slab (one output position along the slab axis, every
+        /// position along the others) reads; in double, so absurd dilations cannot wrap around.
+        double thinnest_slab_floats(const ConvGeometry& g)
+        {
+            const int axis = slab_axis(g);
+            double floats = double(g.in_channels);
+            for (int a = 0; a < 3; ++a)
+            {
+                const double outputs = a == axis ? 1.0 : double(g.out[a]);
+                floats *= (outputs - 1) * double(g.stride[a]) + double(g.kernel[a] - 1) * double(g.dilation[a]) + 1;
+            }
+            return floats;
+        }
+
+        // Beyond this a slab's padded copy is mostly padding (huge dilations on a small image, found by
+        // fuzz_layer: gigabytes for a few pixels); im2col + GEMM then costs memory in proportion to the work.
+        constexpr double max_slab_floats = double(std::size_t(1) << 22);
+    }
+
+    bool avx512_wgrad_applies(const ConvGeometry& g)
+    {
+        return g.groups == 1 && thinnest_slab_floats(g) <= max_slab_floats;
+    }
 
     void conv_backward_kernel_avx512(const ConvGeometry& g, const float* x, const float* dy, float* dw)
     {
@@ -192,9 +225,7 @@ namespace xk::kernels::detail
 
         // Slabs split the outermost axis with more than one output position; the inner axes stay whole, so a
         // slab's output pixels are consecutive rows of dy.
-        int axis = 0;
-        while (axis < 2 && g.out[axis] == 1)
-            ++axis;
+        const int axis = slab_axis(g);
         std::size_t inner_positions = 1; // padded input positions per step along the slab axis
         for (int a = axis + 1; a < 3; ++a)
             inner_positions *= span(g, a, g.out[a]);
