@@ -10,7 +10,7 @@
 
 namespace xk
 {
-    Sequential& Callback::model() const
+    Model& Callback::model() const
     {
         XK_CHECK(m_model, value_error, "This callback is not attached to a model (fit() attaches it).");
         return *m_model;
@@ -45,7 +45,7 @@ namespace xk
             return upward ? current - min_delta > best : current + min_delta < best;
         }
 
-        std::vector<std::vector<float>> copy_weights(Sequential& model)
+        std::vector<std::vector<float>> copy_weights(Model& model)
         {
             std::vector<std::vector<float>> out;
             for (auto* w : model.weights())
@@ -53,7 +53,7 @@ namespace xk
             return out;
         }
 
-        void restore_weights(Sequential& model, const std::vector<std::vector<float>>& saved)
+        void restore_weights(Model& model, const std::vector<std::vector<float>>& saved)
         {
             auto weights = model.weights();
             for (std::size_t i = 0; i < weights.size() && i < saved.size(); ++i)

@@ -12,7 +12,7 @@
 
 namespace xk
 {
-    class Sequential;
+    class Model;
 
     class Callback
     {
@@ -25,13 +25,13 @@ namespace xk
         virtual void on_train_batch_begin(int /*batch*/, const Logs&) {}
         virtual void on_train_batch_end(int /*batch*/, const Logs&) {}
 
-        void set_model(Sequential* model) { m_model = model; }
+        void set_model(Model* model) { m_model = model; }
 
     protected:
-        Sequential& model() const;
+        Model& model() const;
 
     private:
-        Sequential* m_model = nullptr;
+        Model* m_model = nullptr;
     };
 
     using CallbackPtr = std::shared_ptr<Callback>;

@@ -14,13 +14,23 @@ namespace xk
     {
         constexpr double step = 1e-5;
 
-        double objective(BasicLayer<double>& layer, const Tensor<double>& x, const Tensor<double>& upstream,
-                         bool training)
+        std::vector<BasicVariable<double>> plain_variables(const std::vector<Tensor<double>>& xs, bool grad)
+        {
+            std::vector<BasicVariable<double>> out;
+            for (const auto& x : xs)
+                out.emplace_back(x, grad);
+            return out;
+        }
+
+        double objective(BasicLayer<double>& layer, const std::vector<Tensor<double>>& xs,
+                         const std::vector<Tensor<double>>& upstream, bool training)
         {
             NoGradGuard no_grad;
             BasicTape<double> tape;
-            auto y = layer.call(tape, BasicVariable<double>(x), training);
-            double total = xt::sum(y.value() * upstream)();
+            auto ys = layer.call(tape, plain_variables(xs, false), training);
+            double total = 0.0;
+            for (std::size_t i = 0; i < ys.size(); ++i)
+                total += xt::sum(ys[i].value() * upstream[i])();
             for (const auto& loss : tape.losses())
                 total += loss.value()();
             for (const auto* w : layer.weights())
@@ -86,20 +96,34 @@ namespace xk
         return t;
     }
 
-    GradcheckReport check_layer_gradients(BasicLayer<double>& layer, const Tensor<double>& x_in, std::uint64_t seed,
+    GradcheckReport check_layer_gradients(BasicLayer<double>& layer, const Tensor<double>& x, std::uint64_t seed,
                                           bool training, std::size_t max_entries)
     {
-        Tensor<double> x = x_in;
-        if (!layer.built())
-            layer.predict(x);
+        return check_layer_gradients(layer, std::vector<Tensor<double>>{x}, seed, training, max_entries);
+    }
+
+    GradcheckReport check_layer_gradients(BasicLayer<double>& layer, const std::vector<Tensor<double>>& xs_in,
+                                          std::uint64_t seed, bool training, std::size_t max_entries)
+    {
+        std::vector<Tensor<double>> xs = xs_in;
         std::uint64_t stream = seed * 7919 + 1;
-        const Tensor<double> upstream = random_tensor(shape_of(layer.predict(x)), stream++);
+        std::vector<Tensor<double>> upstream;
+        {
+            NoGradGuard no_grad;
+            BasicTape<double> probe;
+            for (const auto& y : layer.call(probe, plain_variables(xs, false), training))
+                upstream.push_back(random_tensor(y.shape(), stream++));
+        }
 
         // Analytic gradients, on top of random pre-fills.
         BasicTape<double> tape;
-        BasicVariable<double> input(x, true);
-        const Tensor<double> input_prefill = random_tensor(shape_of(x), stream++);
-        input.accumulate_grad(input_prefill);
+        std::vector<BasicVariable<double>> inputs = plain_variables(xs, true);
+        std::vector<Tensor<double>> input_prefills;
+        for (auto& input : inputs)
+        {
+            input_prefills.push_back(random_tensor(input.shape(), stream++));
+            input.accumulate_grad(input_prefills.back());
+        }
         std::vector<Tensor<double>> weight_prefills;
         for (auto* w : layer.weights())
         {
@@ -108,8 +132,9 @@ namespace xk
             if (w->variable.requires_grad())
                 w->variable.accumulate_grad(weight_prefills.back());
         }
-        auto y = layer.call(tape, input, training);
-        y.accumulate_grad(upstream);
+        auto ys = layer.call(tape, inputs, training);
+        for (std::size_t i = 0; i < ys.size(); ++i)
+            ys[i].accumulate_grad(upstream[i]);
         for (const auto& loss : tape.losses())
             loss.accumulate_grad(Tensor<double>(loss.value().shape(), 1.0));
         for (auto* w : layer.weights())
@@ -118,8 +143,10 @@ namespace xk
         tape.replay();
 
         GradcheckReport report;
-        auto at_x = [&] { return objective(layer, x, upstream, training); };
-        compare(at_x, x, input.grad() - input_prefill, "input", report, max_entries, stream++);
+        auto at_x = [&] { return objective(layer, xs, upstream, training); };
+        for (std::size_t i = 0; i < xs.size(); ++i)
+            compare(at_x, xs[i], inputs[i].grad() - input_prefills[i],
+                    xs.size() == 1 ? std::string("input") : "input" + std::to_string(i), report, max_entries, stream++);
         std::size_t k = 0;
         for (auto* w : layer.weights())
         {

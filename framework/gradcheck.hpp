@@ -34,6 +34,10 @@ namespace xk
     /// (whole models have too many weights for two forward passes per entry).
     GradcheckReport check_layer_gradients(BasicLayer<double>& layer, const Tensor<double>& x, std::uint64_t seed = 0,
                                           bool training = false, std::size_t max_entries = 0);
+    /// A layer of several inputs (merge layers, nested models): every input and weight differentiated,
+    /// L summed over every output.
+    GradcheckReport check_layer_gradients(BasicLayer<double>& layer, const std::vector<Tensor<double>>& xs,
+                                          std::uint64_t seed = 0, bool training = false, std::size_t max_entries = 0);
 
     /// A function of several variables recorded on a tape (an op or a composition of ops).
     using TapeFunction = std::function<BasicVariable<double>(BasicTape<double>&,

@@ -113,15 +113,65 @@ namespace xk
     }
 
     template <class T>
-    void BasicLayer<T>::build(const PartialShape& input_shape)
+    void BasicLayer<T>::build(std::span<const PartialShape> input_shapes)
     {
         XK_CHECK(!m_built, value_error, where(), " is already built.");
-        PartialShape shape = input_shape;
-        if (!shape.empty())
-            shape[0] = -1;
-        build_weights(shape);
-        m_input_shape = shape;
+        std::vector<PartialShape> shapes(input_shapes.begin(), input_shapes.end());
+        for (auto& shape : shapes)
+            if (!shape.empty())
+                shape[0] = -1;
+        build_weights_inputs(shapes);
+        m_input_shapes = std::move(shapes);
         m_built = true;
+    }
+
+    template <class T>
+    const PartialShape& BasicLayer<T>::input_shape() const
+    {
+        static const PartialShape unknown;
+        return m_input_shapes.empty() ? unknown : m_input_shapes[0];
+    }
+
+    template <class T>
+    void BasicLayer<T>::require_one_input(std::size_t count) const
+    {
+        XK_CHECK(count == 1, value_error, where(), " expects 1 input, but it received ", count, " input tensors.");
+    }
+
+    template <class T>
+    std::vector<PartialShape> BasicLayer<T>::compute_output_shapes(std::span<const PartialShape> input_shapes) const
+    {
+        require_one_input(input_shapes.size());
+        return {compute_output_shape(input_shapes[0])};
+    }
+
+    template <class T>
+    void BasicLayer<T>::build_weights_inputs(std::span<const PartialShape> input_shapes)
+    {
+        require_one_input(input_shapes.size());
+        build_weights(input_shapes[0]);
+    }
+
+    template <class T>
+    void BasicLayer<T>::check_inputs(std::span<const PartialShape> input_shapes) const
+    {
+        require_one_input(input_shapes.size());
+        check_input(input_shapes[0]);
+    }
+
+    template <class T>
+    Tensor<T> BasicLayer<T>::forward_inputs(std::span<const Tensor* const> inputs, LayerCache<T>& cache) const
+    {
+        require_one_input(inputs.size());
+        return forward(*inputs[0], cache);
+    }
+
+    template <class T>
+    void BasicLayer<T>::backward_inputs(std::span<const Tensor* const> inputs, const Tensor& dz,
+                                        const LayerCache<T>& cache, std::span<Tensor* const> dinputs)
+    {
+        require_one_input(inputs.size());
+        backward(*inputs[0], dz, cache, dinputs[0]);
     }
 
     template <class T>
@@ -226,10 +276,28 @@ namespace xk
     template <class T>
     BasicVariable<T> BasicLayer<T>::call(BasicTape<T>& tape, const Variable& x, bool training)
     {
-        const Shape& shape = x.shape();
-        PartialShape partial(shape.begin(), shape.end());
-        XK_CHECK(!shape.empty() && shape[0] > 0, shape_error, "Input 0 of ", where(),
-                 " has an empty batch: received shape ", shape_str(shape), ".");
+        std::vector<Variable> out = call(tape, std::span<const Variable>(&x, 1), training);
+        XK_CHECK(out.size() == 1, value_error, where(), " has ", out.size(),
+                 " outputs; call it with the list form to receive them all.");
+        return out[0];
+    }
+
+    template <class T>
+    std::vector<BasicVariable<T>> BasicLayer<T>::call(BasicTape<T>& tape, std::span<const Variable> inputs,
+                                                      bool training)
+    {
+        XK_CHECK(!inputs.empty(), value_error, where(), " was called without inputs.");
+        std::vector<PartialShape> partial;
+        for (std::size_t i = 0; i < inputs.size(); ++i)
+        {
+            const Shape& shape = inputs[i].shape();
+            XK_CHECK(!shape.empty() && shape[0] > 0, shape_error, "Input ", i, " of ", where(),
+                     " has an empty batch: received shape ", shape_str(shape), ".");
+            XK_CHECK(shape[0] == inputs[0].shape()[0], shape_error, where(),
+                     ": all inputs must have the same batch size. Received input shapes ",
+                     shape_str(inputs[0].shape()), " and ", shape_str(shape), ".");
+            partial.emplace_back(shape.begin(), shape.end());
+        }
         // Threads predicting at once on one unbuilt model: the first builds under the lock, the others wait
         // and then see the built layer.
         static std::mutex build_mutex;
@@ -242,23 +310,28 @@ namespace xk
             {
                 // A layer declared with an input shape must be called on that shape.
                 const PartialShape& want = *m_batch_input_shape;
-                bool ok = want.size() == partial.size();
+                bool ok = partial.size() == 1 && want.size() == partial[0].size();
                 for (std::size_t i = 1; ok && i < want.size(); ++i)
-                    ok = want[i] < 0 || want[i] == partial[i];
+                    ok = want[i] < 0 || want[i] == partial[0][i];
                 XK_CHECK(ok, shape_error, "Input 0 of ", where(), " is incompatible with the layer: expected shape=",
-                         shape_str(want), ", found shape=", shape_str(shape), ".");
+                         shape_str(want), ", found shape=", shape_str(inputs[0].shape()), ".");
             }
             build(partial);
         }
         if (build_lock.owns_lock())
             build_lock.unlock();
-        check_input(partial);
+        check_inputs(partial);
 
         LayerCache<T> cache;
         cache.training = training;
-        Tensor z = forward(x.value(), cache);
+        std::vector<const Tensor*> values;
+        for (const auto& x : inputs)
+            values.push_back(&x.value());
+        Tensor z = forward_inputs(values, cache);
 
-        bool needs = tape.needs_grad(x);
+        bool needs = false;
+        for (const auto& x : inputs)
+            needs = needs || tape.needs_grad(x);
         for (const auto* w : weights())
             needs = needs || tape.needs_grad(w->variable);
 
@@ -272,24 +345,34 @@ namespace xk
         if (needs)
         {
             Variable pre = linear ? Variable() : Variable(std::move(z));
-            tape.record([this, x, y, pre, cache = std::move(cache)]() mutable {
+            std::vector<Variable> xs(inputs.begin(), inputs.end());
+            tape.record([this, xs = std::move(xs), y, pre, cache = std::move(cache)]() mutable {
                 if (!y.has_grad())
                     return;
-                Tensor* dx = x.requires_grad() ? &x.grad_buffer() : nullptr;
+                std::vector<const Tensor*> values;
+                std::vector<Tensor*> dxs;
+                for (auto& x : xs)
+                {
+                    values.push_back(&x.value());
+                    dxs.push_back(x.requires_grad() ? &x.grad_buffer() : nullptr);
+                }
                 if (pre.defined())
                 {
                     Tensor dz(y.value().shape(), T(0));
                     m_activation.backward(pre.value(), y.value(), y.grad(), dz);
-                    backward(x.value(), dz, cache, dx);
+                    backward_inputs(values, dz, cache, dxs);
                 }
                 else
-                    backward(x.value(), y.grad(), cache, dx);
+                    backward_inputs(values, y.grad(), cache, dxs);
                 if (check_numerics_enabled())
                 {
                     // Gradients accumulate: a non-finite value here was produced by this step or an earlier
                     // one, and the earlier steps were checked already.
-                    if (dx)
-                        check_finite(*dx, "the input gradient", where());
+                    for (std::size_t i = 0; i < dxs.size(); ++i)
+                        if (dxs[i])
+                            check_finite(*dxs[i], xs.size() == 1 ? std::string("the input gradient")
+                                                                 : "the gradient of input " + std::to_string(i),
+                                         where());
                     for (auto* w : weights())
                         if (auto* g = grad_of(*w))
                             check_finite(*g, "the gradient of weight '" + w->name + "'", where());
@@ -297,8 +380,31 @@ namespace xk
             });
         }
         if (m_activity_regularizer)
-            tape.add_loss(ops::penalty(tape, y, *m_activity_regularizer, T(1) / T(shape[0])));
-        return y;
+            tape.add_loss(ops::penalty(tape, y, *m_activity_regularizer, T(1) / T(inputs[0].shape()[0])));
+        return {y};
+    }
+
+    template <class T>
+    std::vector<PartialShape> BasicLayer<T>::call_symbolic(std::span<const PartialShape> input_shapes)
+    {
+        XK_CHECK(!input_shapes.empty(), value_error, where(), " was called without inputs.");
+        if (!built())
+        {
+            if (m_batch_input_shape && input_shapes.size() == 1)
+            {
+                const PartialShape& want = *m_batch_input_shape;
+                const PartialShape& got = input_shapes[0];
+                bool ok = want.size() == got.size();
+                for (std::size_t i = 1; ok && i < want.size(); ++i)
+                    ok = want[i] < 0 || got[i] < 0 || want[i] == got[i];
+                XK_CHECK(ok, shape_error, "Input 0 of ", where(), " is incompatible with the layer: expected shape=",
+                         shape_str(want), ", found shape=", shape_str(got), ".");
+            }
+            build(input_shapes);
+        }
+        else
+            check_inputs(input_shapes);
+        return compute_output_shapes(input_shapes);
     }
 
     template <class T>

@@ -8,6 +8,10 @@
 //    tape entry and adds the activity penalty (divided by the batch size, as tf.keras 2.x does).
 //  - backward(x, dz) *adds* dL/dx into *dx (when dx is given) and dL/dw into each trainable weight's
 //    gradient; it never overwrites.
+//  - Several inputs (merge layers): the general form is the `_inputs` family (compute_output_shapes,
+//    build_weights_inputs, check_inputs, forward_inputs, backward_inputs) over spans of inputs; its defaults
+//    adapt the one-input virtuals above, so a one-input layer overrides only those. call() is written once,
+//    for both.
 // Layers are pure tensor code: no tape, HDF5 or TBB in a layer file.
 #include "framework/activations.hpp"
 #include "framework/config.hpp"
@@ -21,6 +25,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -74,31 +79,43 @@ namespace xk
         virtual std::string class_name() const = 0;
         const std::string& name() const { return m_name; }
         bool trainable() const { return m_trainable; }
-        void set_trainable(bool trainable);
+        virtual void set_trainable(bool trainable);
 
-        bool built() const { return m_built.load(std::memory_order_acquire); }
-        /// Validates the input shape (batch first, -1 for None) and creates the weights. Called by call()
+        virtual bool built() const { return m_built.load(std::memory_order_acquire); }
+        /// Validates the input shapes (batch first, -1 for None) and creates the weights. Called by call()
         /// on first use; a second build is an error.
-        void build(const PartialShape& input_shape);
-        /// The shape the layer built for (batch -1).
-        const PartialShape& input_shape() const { return m_input_shape; }
+        void build(std::span<const PartialShape> input_shapes);
+        void build(const PartialShape& input_shape) { build(std::span<const PartialShape>(&input_shape, 1)); }
+        /// The shape the layer built for (batch -1); input_shapes() for a layer of several inputs.
+        const PartialShape& input_shape() const;
+        const std::vector<PartialShape>& input_shapes() const { return m_input_shapes; }
 
         virtual PartialShape compute_output_shape(const PartialShape& input_shape) const = 0;
+        /// The shapes of the outputs for these inputs. The default takes exactly one input and asks
+        /// compute_output_shape; merge layers and nested models override it.
+        virtual std::vector<PartialShape> compute_output_shapes(std::span<const PartialShape> input_shapes) const;
 
         /// Weights in Keras's order: trainable first, then non-trainable, each in creation order.
-        std::vector<Weight<T>*> weights();
+        virtual std::vector<Weight<T>*> weights();
         std::vector<const Weight<T>*> weights() const;
-        std::vector<Weight<T>*> trainable_weights();
-        std::size_t count_params() const;
+        virtual std::vector<Weight<T>*> trainable_weights();
+        virtual std::size_t count_params() const;
         /// "conv2d/kernel:0", the name tf.keras 2.x files store.
-        std::string weight_path(const Weight<T>& weight) const { return m_name + "/" + weight.name + ":0"; }
+        /// A nested model names each weight after its own layer.
+        virtual std::string weight_path(const Weight<T>& weight) const { return m_name + "/" + weight.name + ":0"; }
 
         /// Keras's config: name, trainable, dtype (and batch_input_shape when given), then the layer's own keys.
         virtual json get_config() const;
 
-        /// Runs the layer on the tape: builds on first use, checks the input, forward, activation, activity
-        /// penalty, and one backward entry. The layer must outlive the tape's backward pass.
+        /// Runs the layer on the tape: builds on first use, checks the inputs, forward, activation, activity
+        /// penalty, and one backward entry. The layer must outlive the tape's backward pass. A nested model
+        /// overrides it to run its graph on the same tape.
+        virtual std::vector<Variable> call(BasicTape<T>& tape, std::span<const Variable> inputs, bool training = false);
+        /// One input, one output.
         Variable call(BasicTape<T>& tape, const Variable& x, bool training = false);
+        /// Keras's call on symbolic tensors (framework/functional.hpp): builds on first use, else checks the
+        /// inputs against the built layer; returns the output shapes.
+        std::vector<PartialShape> call_symbolic(std::span<const PartialShape> input_shapes);
 
         /// Inference on a tensor, recording nothing.
         Tensor predict(const Tensor& x);
@@ -116,6 +133,17 @@ namespace xk
 
         virtual Tensor forward(const Tensor& x, LayerCache<T>& cache) const = 0;
         virtual void backward(const Tensor& x, const Tensor& dz, const LayerCache<T>& cache, Tensor* dx) = 0;
+
+        // The general form over several inputs; each default requires one input and calls the form above.
+        virtual void build_weights_inputs(std::span<const PartialShape> input_shapes);
+        virtual void check_inputs(std::span<const PartialShape> input_shapes) const;
+        virtual Tensor forward_inputs(std::span<const Tensor* const> inputs, LayerCache<T>& cache) const;
+        /// Adds dL/d(input i) into *dinputs[i] where it is not null, and dL/dw into the weights' gradients.
+        virtual void backward_inputs(std::span<const Tensor* const> inputs, const Tensor& dz,
+                                     const LayerCache<T>& cache, std::span<Tensor* const> dinputs);
+
+        /// The value_error of a one-input layer given several inputs.
+        void require_one_input(std::size_t count) const;
 
         /// Creates a weight; a shape of more than max_weight_elements elements is a value_error naming the layer.
         Weight<T>& add_weight(const std::string& name, const Shape& shape, const InitializerPtr& initializer,
@@ -140,7 +168,7 @@ namespace xk
         std::atomic<bool> m_built{false}; // atomic: concurrent predicts on an unbuilt layer build it once
         std::string m_dtype = "float32";
         std::optional<PartialShape> m_batch_input_shape;
-        PartialShape m_input_shape;
+        std::vector<PartialShape> m_input_shapes;
         std::deque<Weight<T>> m_weights; // a deque: add_weight never moves the weights layers hold references to
     };
 

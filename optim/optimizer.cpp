@@ -266,7 +266,7 @@ namespace xk
             create_slots(vars);
     }
 
-    void Optimizer::build(BasicSequential<float>& model)
+    void Optimizer::build(BasicModel<float>& model)
     {
         build(model.trainable_weights(), trainable_weight_paths(model));
     }
@@ -402,18 +402,14 @@ namespace xk
         ++m_iterations;
     }
 
-    void Optimizer::apply_gradients(BasicSequential<float>& model)
+    void Optimizer::apply_gradients(BasicModel<float>& model)
     {
         apply_gradients(model.trainable_weights(), trainable_weight_paths(model));
     }
 
-    std::vector<std::string> trainable_weight_paths(BasicSequential<float>& model)
+    std::vector<std::string> trainable_weight_paths(BasicModel<float>& model)
     {
-        std::vector<std::string> out;
-        for (std::size_t i = 0; i < model.size(); ++i)
-            for (auto* w : model.layer(i).trainable_weights())
-                out.push_back(model.layer(i).name() + "/" + w->name);
-        return out;
+        return model.trainable_weight_paths();
     }
 
     // ---------------------------------------------------------------- registry

@@ -17,7 +17,7 @@
 // Every optimizer is constructed from its Keras config: Adam(json{{"learning_rate", 0.01}}). Spell the json
 // out: a bare one-key braced list is ambiguous with the (deleted) copy constructor.
 #include "framework/layer.hpp"
-#include "framework/sequential.hpp"
+#include "framework/basic_model.hpp"
 #include "optim/schedules.hpp"
 
 #include <cstdint>
@@ -49,12 +49,12 @@ namespace xk
         /// without them the variable's own name is used.
         void apply_gradients(const std::vector<Weight<float>*>& weights, const std::vector<std::string>& paths = {});
         /// The same over the model's trainable weights, named "<layer>/<weight>" as tf.keras 2.x names them.
-        void apply_gradients(BasicSequential<float>& model);
+        void apply_gradients(BasicModel<float>& model);
 
         /// Keras's _create_all_weights: creates the state of every weight (gradient or not) without updating
         /// anything, so that set_weights can restore a saved state before the first step.
         void build(const std::vector<Weight<float>*>& weights, const std::vector<std::string>& paths = {});
-        void build(BasicSequential<float>& model);
+        void build(BasicModel<float>& model);
 
         /// Number of updates applied so far (Keras's `iterations`, an int64 variable).
         std::int64_t iterations() const { return m_iterations; }
@@ -168,5 +168,5 @@ namespace xk
     json serialize(const Optimizer& optimizer);
 
     /// "<layer>/<weight>" for every trainable weight of the model, in trainable_weights() order.
-    std::vector<std::string> trainable_weight_paths(BasicSequential<float>& model);
+    std::vector<std::string> trainable_weight_paths(BasicModel<float>& model);
 }

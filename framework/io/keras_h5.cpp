@@ -36,26 +36,19 @@ namespace xk
             throw io_error("Cannot load the model in '" + path + "': " + message);
         }
 
-        /// The layers Keras lists in model.layers: a Sequential leaves its InputLayer out.
+        /// Keras's model.layers (a Sequential's without its InputLayer, a functional model's with them).
         template <class T>
-        std::vector<BasicLayer<T>*> model_layers(BasicSequential<T>& model)
+        std::vector<BasicLayer<T>*> model_layers(BasicModel<T>& model)
         {
-            std::vector<BasicLayer<T>*> out;
-            for (std::size_t i = 0; i < model.size(); ++i)
-            {
-                BasicLayer<T>& layer = model.layer(i);
-                if (i == 0 && layer.class_name() == "InputLayer")
-                    continue;
-                out.push_back(&layer);
-            }
-            return out;
+            return model.layers();
         }
 
         /// Weights only exist once the layers are built; Keras refuses in the same situation.
         template <class T>
-        void require_built(BasicSequential<T>& model, const std::string& action, const std::string& path)
+        void require_built(BasicModel<T>& model, const std::string& action, const std::string& path)
         {
-            XK_CHECK(model.built(), value_error, "Unable to ", action, " '", path, "': Sequential '", model.name(),
+            XK_CHECK(model.built(), value_error, "Unable to ", action, " '", path, "': ", model.class_name(), " model '",
+                     model.name(),
                      "' has not created its weights yet. Build it first (declare its input shape with set_input or "
                      "batch_input_shape, or call build(input_shape)), then ", action, " the file.");
         }
@@ -104,7 +97,7 @@ namespace xk
         // ---- the tf.keras 2.x layer_names layout
 
         template <class T>
-        void write_weights_group(File& f, const std::string& root, BasicSequential<T>& model)
+        void write_weights_group(File& f, const std::string& root, BasicModel<T>& model)
         {
             std::vector<BasicLayer<T>*> layers = model_layers(model);
             std::vector<std::string> layer_names;
@@ -255,7 +248,7 @@ namespace xk
         }
 
         template <class T>
-        void load_by_order(const File& f, const std::string& root, BasicSequential<T>& model, bool skip_mismatch)
+        void load_by_order(const File& f, const std::string& root, BasicModel<T>& model, bool skip_mismatch)
         {
             std::vector<BasicLayer<T>*> layers;
             for (auto* layer : model_layers(model))
@@ -277,7 +270,7 @@ namespace xk
         }
 
         template <class T>
-        void load_by_name(const File& f, const std::string& root, BasicSequential<T>& model, bool skip_mismatch)
+        void load_by_name(const File& f, const std::string& root, BasicModel<T>& model, bool skip_mismatch)
         {
             std::map<std::string, BasicLayer<T>*> index;
             for (auto* layer : model_layers(model))
@@ -295,7 +288,7 @@ namespace xk
         }
 
         template <class T>
-        void load_legacy_weights(BasicSequential<T>& model, const std::string& path, bool by_name, bool skip_mismatch)
+        void load_legacy_weights(BasicModel<T>& model, const std::string& path, bool by_name, bool skip_mismatch)
         {
             require_built(model, "load weights from", path);
             const File f = File::open_read(path);
@@ -340,6 +333,11 @@ namespace xk
             for (const auto& entry : *layers)
             {
                 const std::string cls = string_field(entry, "class_name");
+                if (is_model_class(cls))
+                {
+                    check_layer_classes<T>(entry, path); // a nested model: its own layers
+                    continue;
+                }
                 if (cls.empty() || registry.contains(cls))
                     continue;
                 std::string name = string_field(entry, "name");
@@ -370,7 +368,7 @@ namespace xk
                     continue;
                 try
                 {
-                    layer_from_config<T>(entry);
+                    layer_or_model_from_config<T>(entry);
                 }
                 catch (const std::exception&)
                 {
@@ -385,7 +383,7 @@ namespace xk
         /// model_from_config with the file (and the layer, when the message lacks it) named in every message;
         /// the exception keeps its type.
         template <class T>
-        BasicSequential<T> model_from_file_config(const json& model_config, const std::string& path)
+        ModelPtr<T> model_from_file_config(const json& model_config, const std::string& path)
         {
             const std::string prefix = "Cannot load the model in '" + path + "': ";
             try
@@ -433,7 +431,7 @@ namespace xk
         /// "layers/<key>" for each layer: Keras 3 keys list items by class, not by layer name, numbering repeats
         /// _1, _2, ... in list order (_save_container_state).
         template <class T>
-        std::vector<std::pair<std::string, BasicLayer<T>*>> keras3_layer_paths(BasicSequential<T>& model)
+        std::vector<std::pair<std::string, BasicLayer<T>*>> keras3_layer_paths(BasicModel<T>& model)
         {
             std::vector<std::pair<std::string, BasicLayer<T>*>> out;
             std::map<std::string, int> used;
@@ -466,7 +464,7 @@ namespace xk
     }
 
     template <class T>
-    void save_weights(BasicSequential<T>& model, const std::string& path)
+    void save_weights(BasicModel<T>& model, const std::string& path)
     {
         if (is_keras3_weights_path(path))
         {
@@ -478,7 +476,7 @@ namespace xk
     }
 
     template <class T>
-    void load_weights(BasicSequential<T>& model, const std::string& path, bool by_name, bool skip_mismatch)
+    void load_weights(BasicModel<T>& model, const std::string& path, bool by_name, bool skip_mismatch)
     {
         if (is_keras3_weights_path(path))
         {
@@ -491,11 +489,11 @@ namespace xk
     }
 
     template <class T>
-    void save_model(BasicSequential<T>& model, const std::string& path, const SavedOptimizer<T>* optimizer)
+    void save_model(BasicModel<T>& model, const std::string& path, const SavedOptimizer<T>* optimizer)
     {
         require_built(model, "save the model to", path);
         const std::string model_config =
-            dump_json(json{{"class_name", "Sequential"}, {"config", model.get_config()}});
+            dump_json(serialize_model(model));
         const bool has_training_config = optimizer && !optimizer->training_config.is_null();
         const std::string training_config = has_training_config ? dump_json(optimizer->training_config) : "";
         h5::write_atomically(path, [&](File& f) {
@@ -520,7 +518,7 @@ namespace xk
     }
 
     template <class T>
-    BasicSequential<T> load_model(const std::string& path)
+    ModelPtr<T> load_model(const std::string& path)
     {
         const File f = File::open_read(path);
         if (!f.has_attribute("", "model_config"))
@@ -529,13 +527,13 @@ namespace xk
         if (model_config.is_null())
             throw io_error("No model config found in the file at " + path + ".");
         check_layer_classes<T>(model_config, path);
-        BasicSequential<T> model = model_from_file_config<T>(model_config, path);
-        if (!model.built())
+        ModelPtr<T> model = model_from_file_config<T>(model_config, path);
+        if (!model->built())
             fail_model(path, "its model_config declares no input shape (no InputLayer and no batch_input_shape on "
                              "the first layer), so the model cannot be built to receive its weights.");
         if (!f.is_group("model_weights"))
             fail_model(path, "the file has no 'model_weights' group.");
-        load_by_order(f, "model_weights", model, false);
+        load_by_order(f, "model_weights", *model, false);
         return model;
     }
 
@@ -561,7 +559,7 @@ namespace xk
     }
 
     template <class T>
-    void save_weights_keras3(BasicSequential<T>& model, const std::string& path)
+    void save_weights_keras3(BasicModel<T>& model, const std::string& path)
     {
         require_built(model, "save weights to", path);
         h5::write_atomically(path, [&](File& f) {
@@ -582,7 +580,7 @@ namespace xk
     }
 
     template <class T>
-    void load_weights_keras3(BasicSequential<T>& model, const std::string& path, bool skip_mismatch)
+    void load_weights_keras3(BasicModel<T>& model, const std::string& path, bool skip_mismatch)
     {
         require_built(model, "load weights from", path);
         const File f = File::open_read(path);
@@ -638,13 +636,13 @@ namespace xk
     }
 
 #define XK_INSTANTIATE_KERAS_H5(T)                                                                                 \
-    template void save_weights<T>(BasicSequential<T>&, const std::string&);                                        \
-    template void load_weights<T>(BasicSequential<T>&, const std::string&, bool, bool);                            \
-    template void save_model<T>(BasicSequential<T>&, const std::string&, const SavedOptimizer<T>*);                \
-    template BasicSequential<T> load_model<T>(const std::string&);                                                 \
+    template void save_weights<T>(BasicModel<T>&, const std::string&);                                        \
+    template void load_weights<T>(BasicModel<T>&, const std::string&, bool, bool);                            \
+    template void save_model<T>(BasicModel<T>&, const std::string&, const SavedOptimizer<T>*);                \
+    template ModelPtr<T> load_model<T>(const std::string&);                                                 \
     template SavedOptimizer<T> load_optimizer_state<T>(const std::string&);                                        \
-    template void save_weights_keras3<T>(BasicSequential<T>&, const std::string&);                                 \
-    template void load_weights_keras3<T>(BasicSequential<T>&, const std::string&, bool);
+    template void save_weights_keras3<T>(BasicModel<T>&, const std::string&);                                 \
+    template void load_weights_keras3<T>(BasicModel<T>&, const std::string&, bool);
 
     XK_INSTANTIATE_KERAS_H5(float)
     XK_INSTANTIATE_KERAS_H5(double)

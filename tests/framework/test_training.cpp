@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(fit_learns_a_separable_problem)
     Tensor<float> p = model.predict(vx, 7); // batch size that does not divide 64
     BOOST_TEST(shape_of(p) == Shape({64, 2}));
     std::string why;
-    BOOST_TEST(test::close_to_scale(p, model.BasicSequential<float>::predict(vx), 1e-6, &why), why);
+    BOOST_TEST(test::close_to_scale(p, model.network().predict(vx), 1e-6, &why), why);
 }
 
 BOOST_AUTO_TEST_CASE(same_seed_same_training)

@@ -227,15 +227,22 @@ namespace xk::fuzz
         run_rejecting_cleanly([&] {
             auto model = load_model<float>(file.path());
             load_optimizer_state<float>(file.path());
-            if (!model.input_shape())
+            std::vector<PartialShape> shapes = model->input_shapes();
+            if (shapes.empty())
                 return;
-            PartialShape shape = *model.input_shape();
-            if (!shape.empty())
-                shape[0] = 1;
-            const long count = element_count(shape);
-            if (count <= 0 || element_count(model.compute_output_shape(shape)) < 0)
-                return;
-            model.predict(zeros<float>(Shape(shape.begin(), shape.end())));
+            std::vector<Tensor<float>> inputs;
+            for (auto& shape : shapes)
+            {
+                if (!shape.empty())
+                    shape[0] = 1;
+                if (element_count(shape) <= 0)
+                    return;
+                inputs.push_back(zeros<float>(Shape(shape.begin(), shape.end())));
+            }
+            for (const auto& out : model->compute_output_shapes(shapes))
+                if (element_count(out) < 0)
+                    return;
+            model->predict(inputs);
         });
     }
 

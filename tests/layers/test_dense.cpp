@@ -201,20 +201,20 @@ BOOST_AUTO_TEST_CASE(real_keras_files_with_dense_layers_load_and_run)
     const std::string dir = std::string(XKERAS_TEST_DATA_DIR) + "/keras_files/files/";
     // Keras 3.14 model.save("x.h5"): Flatten and four Dense layers, the last a softmax over 10 classes.
     auto mnist = load_model<float>(dir + "shreyanshgupta28__keras3.14_legacy_model.h5");
-    BOOST_TEST(mnist.layer(0).class_name() == "Flatten");
-    const Tensor<float> probabilities = mnist.predict(Tensor<float>({2, 28, 28}, 0.5f));
+    BOOST_TEST(mnist->layers().at(0)->class_name() == "Flatten");
+    const Tensor<float> probabilities = mnist->predict(Tensor<float>({2, 28, 28}, 0.5f));
     BOOST_REQUIRE(shape_of(probabilities) == Shape({2, 10}));
     for (std::size_t n = 0; n < 2; ++n)
         BOOST_TEST(double(xt::sum(xt::view(probabilities, n))()) == 1.0, boost::test_tools::tolerance(1e-5));
-    // tf.keras 2.7 functional decoder: Dense -> Reshape((14, 14, 64)) -> Conv2DTranspose.
+    // tf.keras 2.7 functional decoder: InputLayer -> Dense -> Reshape((14, 14, 64)) -> Conv2DTranspose.
     auto decoder = load_model<float>(dir + "knmlprz-MNIST_VAE__decoder_Conv2DTranspose_s2_keras2.7.h5");
-    BOOST_TEST(decoder.layer(0).class_name() == "Dense");
-    BOOST_TEST(decoder.layer(1).class_name() == "Reshape");
-    const PartialShape in = *decoder.input_shape();
+    BOOST_TEST(decoder->layers().at(1)->class_name() == "Dense");
+    BOOST_TEST(decoder->layers().at(2)->class_name() == "Reshape");
+    const PartialShape in = decoder->input_shapes().at(0);
     Shape x_shape{1};
     x_shape.insert(x_shape.end(), in.begin() + 1, in.end());
-    const Tensor<float> image = decoder.predict(Tensor<float>(x_shape, 0.1f));
-    const PartialShape out = decoder.compute_output_shape(in);
+    const Tensor<float> image = decoder->predict(Tensor<float>(x_shape, 0.1f));
+    const PartialShape out = decoder->output_shapes().at(0);
     BOOST_TEST(shape_of(image) == Shape({1, std::size_t(out[1]), std::size_t(out[2]), std::size_t(out[3])}));
 }
 

@@ -2,6 +2,7 @@
 // three-element weight with fixed gradients), clipping, constraints, decay, configs, registry, and the
 // state round trip through get_weights / set_weights.
 #include "framework/losses.hpp"
+#include "framework/sequential.hpp"
 #include "optim/adadelta.hpp"
 #include "optim/adagrad.hpp"
 #include "optim/adam.hpp"

@@ -261,10 +261,10 @@ BOOST_AUTO_TEST_CASE(convert_moves_weights_between_layouts)
     BOOST_TEST_REQUIRE(xkeras("convert " + q(model) + " " + q(k3) + " " + q(back)).status == 0);
     auto original = load_model<float>(model.string());
     auto reloaded = load_model<float>(model.string());
-    for (auto* w : reloaded.weights())
+    for (auto* w : reloaded->weights())
         w->variable.value().fill(0.f);
-    load_weights(reloaded, back.string());
-    auto a = original.weights(), b = reloaded.weights();
+    load_weights(*reloaded, back.string());
+    auto a = original->weights(), b = reloaded->weights();
     BOOST_REQUIRE(a.size() == b.size());
     for (std::size_t i = 0; i < a.size(); ++i)
         BOOST_TEST(a[i]->variable.value() == b[i]->variable.value());
