@@ -204,9 +204,6 @@ namespace xk
                 parent = std::max(parent, depth + 1);
             }
         }
-        for (const auto& x : m_inputs)
-            XK_CHECK(finished.count(x.node().get()), value_error, where, ": Graph disconnected: input '",
-                     x.layer().name(), "' is not connected to any output of the model; every input must feed an output.");
 
         // Nodes by decreasing depth (ties in walk order) run parents before children; the check that every
         // node's inputs are computable from the model's inputs is Keras's "Graph disconnected".
@@ -231,6 +228,10 @@ namespace xk
             m_nodes.push_back(owner.at(node));
         }
 
+        for (const auto& x : m_inputs)
+            XK_CHECK(finished.count(x.node().get()), value_error, where, ": Graph disconnected: input '",
+                     x.layer().name(), "' is not connected to any output of the model; every input must feed an output.");
+
         // model.layers: by decreasing depth, ties in the order the walk met them.
         std::vector<std::pair<std::size_t, std::size_t>> keys; // (depth, walk index) per layer
         std::vector<std::shared_ptr<BasicLayer<T>>> layers;
@@ -244,7 +245,7 @@ namespace xk
         std::map<std::string, int> names;
         for (const auto& l : layers)
         {
-            XK_CHECK(++names[l->name()] == 1, value_error, where, ": the name \"", l->name(),
+            XK_CHECK(++names[l->name()] == 1, value_error, where, ": The name \"", l->name(),
                      "\" is used 2 times in the model. All layer names should be unique.");
             m_owned.push_back(l);
             m_layers.push_back(l.get());
@@ -532,7 +533,7 @@ namespace xk
                                                                                     : std::string();
             XK_CHECK(!name.empty(), value_error, where, ": a layer entry has no name. Received ",
                      entry.dump().substr(0, 200), ".");
-            XK_CHECK(!by_name.count(name), value_error, where, ": the name \"", name,
+            XK_CHECK(!by_name.count(name), value_error, where, ": The name \"", name,
                      "\" is used 2 times in the model. All layer names should be unique.");
             Pending p{name, nullptr, {}, {}, {}, false};
             if (entry["class_name"] == "InputLayer")
