@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace xk
@@ -20,6 +21,10 @@ namespace xk
         auto it = config.find(key);
         if (it == config.end() || it->is_null())
             return fallback;
+        // A Python int where a flag is expected (scale=1) is truthy in Keras, and configs keep it as written.
+        if constexpr (std::is_same_v<V, bool>)
+            if (it->is_number_integer())
+                return it->template get<long>() != 0;
         try
         {
             return it->template get<V>();

@@ -398,7 +398,13 @@ namespace xk
             inputs.push_back(node_reference(x));
         for (const auto& y : m_outputs)
             outputs.push_back(node_reference(y));
-        return {{"name", m_name}, {"layers", layers}, {"input_layers", inputs}, {"output_layers", outputs}};
+        // tf.keras >= 2.13 writes the model's trainable flag: false only when every layer is frozen.
+        const bool trainable = std::any_of(m_layers.begin(), m_layers.end(), [](auto* l) { return l->trainable(); });
+        return {{"name", m_name},
+                {"trainable", trainable},
+                {"layers", layers},
+                {"input_layers", inputs},
+                {"output_layers", outputs}};
     }
 
     template <class T>
@@ -646,6 +652,9 @@ namespace xk
         for (const auto& ref : parse_endpoints(config, "output_layers", where))
             outputs.push_back(endpoint(ref, "output_layers"));
         BasicFunctional model(std::move(inputs), std::move(outputs), model_name);
+        if (!config_value<bool>(config, "trainable", true))
+            for (auto* layer : model.m_layers)
+                layer->set_trainable(false); // Keras: a frozen model freezes every layer in it
         // A layer the config lists but no output needs: Keras drops it silently; a file's weights would then
         // shift, so say which.
         for (const auto& p : pending)

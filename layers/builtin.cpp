@@ -8,6 +8,7 @@
 #include "layers/depthwise_conv.hpp"
 #include "layers/global_pooling.hpp"
 #include "layers/input_layer.hpp"
+#include "layers/merge.hpp"
 #include "layers/pooling.hpp"
 #include "layers/separable_conv.hpp"
 #include "layers/up_sampling.hpp"
@@ -54,6 +55,14 @@ namespace xk
             r.add("Activation", [](const json& config) -> LayerPtr<T> { return std::make_unique<ActivationLayer<T>>(config); });
             r.add("Dropout", [](const json& config) -> LayerPtr<T> { return std::make_unique<Dropout<T>>(config); });
             r.add("BatchNormalization", [](const json& config) -> LayerPtr<T> { return std::make_unique<BatchNormalization<T>>(config); });
+            r.add("Add", [](const json& config) -> LayerPtr<T> { return std::make_unique<Add<T>>(config); });
+            r.add("Subtract", [](const json& config) -> LayerPtr<T> { return std::make_unique<Subtract<T>>(config); });
+            r.add("Multiply", [](const json& config) -> LayerPtr<T> { return std::make_unique<Multiply<T>>(config); });
+            r.add("Average", [](const json& config) -> LayerPtr<T> { return std::make_unique<Average<T>>(config); });
+            r.add("Maximum", [](const json& config) -> LayerPtr<T> { return std::make_unique<Maximum<T>>(config); });
+            r.add("Minimum", [](const json& config) -> LayerPtr<T> { return std::make_unique<Minimum<T>>(config); });
+            r.add("Concatenate", [](const json& config) -> LayerPtr<T> { return std::make_unique<Concatenate<T>>(config); });
+            r.add("Dot", [](const json& config) -> LayerPtr<T> { return std::make_unique<Dot<T>>(config); });
             r.add("MaxPooling1D", of_rank<MaxPooling, T>(1));
             r.add("MaxPooling2D", of_rank<MaxPooling, T>(2));
             r.add("MaxPooling3D", of_rank<MaxPooling, T>(3));
