@@ -8,9 +8,9 @@
 // A model row is one train_on_batch of the Keras example model with the optimizer and loss torch_bench.py
 // uses. Each time is the median of R steps after a warm-up of at least two steps and 0.3 s. Only the JSON
 // goes to stdout; --phases adds forward / backward timings per case on stderr. Exit status 2 on bad input.
-#include "framework/layer.hpp"
-#include "framework/model.hpp"
-#include "framework/parallel.hpp"
+#include "framework/keras/layer.hpp"
+#include "framework/training/model.hpp"
+#include "framework/engine/parallel.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>

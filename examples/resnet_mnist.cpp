@@ -6,8 +6,8 @@
 //
 // DIR holds the IDX files (scripts/fetch-mnist DIR writes them).
 #include "framework/io/idx.hpp"
-#include "framework/model.hpp"
-#include "framework/random.hpp"
+#include "framework/training/model.hpp"
+#include "framework/engine/random.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>

@@ -3,8 +3,8 @@
 // global pooling.
 //
 //   sequence_1d [--epochs N] [--seed S]
-#include "framework/model.hpp"
-#include "framework/random.hpp"
+#include "framework/training/model.hpp"
+#include "framework/engine/random.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>

@@ -3,9 +3,9 @@
 // bottom half. Model: Conv2D(8, 3, relu, same) -> Conv2D(4, 3, relu) -> Conv2D(1, 3) -> spatial mean.
 //
 //   train_synthetic [--epochs N] [--seed S]
-#include "framework/ops.hpp"
-#include "framework/random.hpp"
-#include "framework/model.hpp"
+#include "framework/engine/ops.hpp"
+#include "framework/engine/random.hpp"
+#include "framework/training/model.hpp"
 
 #include <fmt/core.h>
 

@@ -7,8 +7,8 @@
 //
 // It reports the held-out pixel accuracy and the intersection over union of the predicted masks.
 #include "framework/io/idx.hpp"
-#include "framework/model.hpp"
-#include "framework/random.hpp"
+#include "framework/training/model.hpp"
+#include "framework/engine/random.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>

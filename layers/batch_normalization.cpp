@@ -1,5 +1,5 @@
 #include "layers/batch_normalization.hpp"
-#include "framework/parallel.hpp"
+#include "framework/engine/parallel.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -16,7 +16,7 @@
 //     variance.
 // Normalisation itself always uses the biased variance. The fused kernel also raises epsilon to at least
 // 1.001e-5 (tf.nn.fused_batch_norm's cuDNN minimum), in training and inference alike.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 
 namespace xk
 {

@@ -1,4 +1,5 @@
 // The registry of built-in layers: one line per Keras class name.
+#include "layers/registry.hpp"
 #include "layers/batch_normalization.hpp"
 #include "layers/conv.hpp"
 #include "layers/conv_transpose.hpp"
@@ -101,4 +102,17 @@ namespace xk
 
     template Registry<LayerPtr<float>, const json&>& layer_registry<float>();
     template Registry<LayerPtr<double>, const json&>& layer_registry<double>();
+
+    template <class T>
+    LayerPtr<T> layer_from_config(const json& serialized)
+    {
+        XK_CHECK(serialized.is_object() && serialized.contains("class_name") && serialized["class_name"].is_string(),
+                 value_error, "A serialized layer must be {\"class_name\": ..., \"config\": {...}}. Received ",
+                 serialized.dump(), ".");
+        return make_layer<T>(serialized["class_name"].get<std::string>(),
+                             serialized.contains("config") ? serialized["config"] : json::object());
+    }
+
+    template LayerPtr<float> layer_from_config<float>(const json&);
+    template LayerPtr<double> layer_from_config<double>(const json&);
 }

@@ -1,5 +1,5 @@
 #include "layers/conv_base.hpp"
-#include "framework/kernels/conv.hpp"
+#include "framework/engine/kernels/conv.hpp"
 
 namespace xk
 {

@@ -2,7 +2,7 @@
 // The shared half of every convolution layer (Keras's base_conv): spatial arguments, activation, the bias
 // trio, and the trip to channels_last and back around the kernels. A derived layer says how many output
 // channels it has, creates its own weights, and computes its product on channels_last tensors.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 #include "layers/conv_utils.hpp"
 
 namespace xk

@@ -2,10 +2,10 @@
 // What the convolutional family shares: Keras's argument normalisation and validation, its output-length
 // formulas, TensorFlow's padding split, and the channels_first <-> channels_last moves around the kernels
 // (which work on channels_last).
-#include "framework/config.hpp"
-#include "framework/kernels/conv.hpp"
-#include "framework/kernels/resample.hpp"
-#include "framework/tensor.hpp"
+#include "framework/keras/config.hpp"
+#include "framework/engine/kernels/conv.hpp"
+#include "framework/engine/kernels/resample.hpp"
+#include "framework/engine/tensor.hpp"
 
 #include <optional>
 #include <string>

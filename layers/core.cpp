@@ -1,5 +1,5 @@
 #include "layers/core.hpp"
-#include "framework/random.hpp"
+#include "framework/engine/random.hpp"
 #include "layers/conv_utils.hpp"
 
 #include <algorithm>

@@ -7,7 +7,7 @@
 //   Dropout:    in training, x * mask / (1 - rate) with mask ~ Bernoulli(1 - rate) (broadcast along the
 //               noise_shape axes of size 1); identity in inference.
 #include <atomic>
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 
 #include <cstdint>
 #include <optional>

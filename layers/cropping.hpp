@@ -1,7 +1,7 @@
 #pragma once
 // Cropping1D/2D/3D: removes rows before and after each spatial axis.
 //   cropping: an int, one int per axis, or (before, after) per axis; output extent n - before - after > 0.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 #include "layers/conv_utils.hpp"
 
 namespace xk

@@ -1,7 +1,7 @@
 #include "layers/dense.hpp"
-#include "framework/kernels/conv.hpp"
-#include "framework/kernels/gemm.hpp"
-#include "framework/parallel.hpp"
+#include "framework/engine/kernels/conv.hpp"
+#include "framework/engine/kernels/gemm.hpp"
+#include "framework/engine/parallel.hpp"
 
 namespace xk
 {

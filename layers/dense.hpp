@@ -3,7 +3,7 @@
 //   kernel: (input_dim, units); bias: (units,)
 //   input (batch, ..., input_dim) of rank >= 2 -> output (batch, ..., units): on rank > 2 inputs tf.keras 2.x
 //   takes tf.tensordot over the last axis, which is the same product on the rows of the flattened leading axes.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 
 namespace xk
 {

@@ -1,5 +1,5 @@
 #include "layers/global_pooling.hpp"
-#include "framework/kernels/pool.hpp"
+#include "framework/engine/kernels/pool.hpp"
 
 namespace xk
 {

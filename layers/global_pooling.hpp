@@ -3,7 +3,7 @@
 // position, per channel.
 //   output: (batch, channels), or with keepdims the input's rank with every spatial extent 1.
 //   The max gradient is shared equally among tied maxima (TF's reduce_max gradient), unlike MaxPooling.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 #include "layers/conv_utils.hpp"
 #include "layers/pooling.hpp"
 

@@ -1,7 +1,7 @@
 #pragma once
 // InputLayer: the identity, declaring the model's input shape (batch_input_shape, None for any batch).
 // Sequential configs of tf.keras 2.x start with one; the model keeps it out of its weight-bearing layers.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 
 namespace xk
 {

@@ -1,6 +1,6 @@
 #include "layers/merge.hpp"
-#include "framework/kernels/gemm.hpp"
-#include "framework/ops.hpp"
+#include "framework/engine/kernels/gemm.hpp"
+#include "framework/engine/ops.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -14,7 +14,7 @@
 // tf.keras 2.x accepts a list of a single input for every merge layer but Subtract and Dot (the result is that
 // input). A lone tensor where a list is needed is Keras's "should be called on a list of inputs" error: the
 // one-input forms (compute_output_shape, forward, backward) raise it.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 
 #include <array>
 #include <span>

@@ -4,8 +4,8 @@
 //   output extent per spatial axis: ceil((n - pool + 1) / s) for "valid", ceil(n / s) for "same"; "same"
 //   pads as TF does (the smaller half before), max pooling never picks a padded element and average
 //   pooling divides by the number of valid elements in the window.
-#include "framework/kernels/pool.hpp"
-#include "framework/layer.hpp"
+#include "framework/engine/kernels/pool.hpp"
+#include "framework/keras/layer.hpp"
 #include "layers/conv_utils.hpp"
 
 namespace xk

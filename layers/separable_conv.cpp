@@ -1,5 +1,5 @@
 #include "layers/separable_conv.hpp"
-#include "framework/kernels/conv.hpp"
+#include "framework/engine/kernels/conv.hpp"
 
 namespace xk
 {

@@ -1,5 +1,5 @@
 #include "layers/up_sampling.hpp"
-#include "framework/kernels/resample.hpp"
+#include "framework/engine/kernels/resample.hpp"
 
 namespace xk
 {

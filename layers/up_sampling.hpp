@@ -1,7 +1,7 @@
 #pragma once
 // UpSampling1D/2D/3D: repeats each element `size` times along each spatial axis ("nearest"); UpSampling2D
 // also interpolates ("bilinear", as tf.image.resize: half-pixel centres, no antialiasing).
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 #include "layers/conv_utils.hpp"
 
 namespace xk

@@ -1,5 +1,5 @@
 #include "layers/zero_padding.hpp"
-#include "framework/kernels/resample.hpp"
+#include "framework/engine/kernels/resample.hpp"
 
 namespace xk
 {

@@ -1,7 +1,7 @@
 #pragma once
 // ZeroPadding1D/2D/3D: adds rows of zeros before and after each spatial axis.
 //   padding: an int, one int per axis, or (before, after) per axis; output extent n + before + after.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
 #include "layers/conv_utils.hpp"
 
 namespace xk

@@ -266,11 +266,6 @@ namespace xk
             create_slots(vars);
     }
 
-    void Optimizer::build(BasicModel<float>& model)
-    {
-        build(model.trainable_weights(), trainable_weight_paths(model));
-    }
-
     std::vector<OptimizerWeight> Optimizer::get_weights() const
     {
         std::vector<OptimizerWeight> out;
@@ -400,16 +395,6 @@ namespace xk
                 w.constraint->apply(value);
         }
         ++m_iterations;
-    }
-
-    void Optimizer::apply_gradients(BasicModel<float>& model)
-    {
-        apply_gradients(model.trainable_weights(), trainable_weight_paths(model));
-    }
-
-    std::vector<std::string> trainable_weight_paths(BasicModel<float>& model)
-    {
-        return model.trainable_weight_paths();
     }
 
     // ---------------------------------------------------------------- registry

@@ -16,8 +16,7 @@
 //
 // Every optimizer is constructed from its Keras config: Adam(json{{"learning_rate", 0.01}}). Spell the json
 // out: a bare one-key braced list is ambiguous with the (deleted) copy constructor.
-#include "framework/layer.hpp"
-#include "framework/basic_model.hpp"
+#include "framework/keras/layer.hpp"
 #include "optim/schedules.hpp"
 
 #include <cstdint>
@@ -47,14 +46,12 @@ namespace xk
         /// One training step over `weights` (see the header comment). `paths` name the weights for the
         /// state variables the first time each is seen ("conv2d/kernel" gives "Adam/conv2d/kernel/m:0");
         /// without them the variable's own name is used.
+        /// A model's step: apply_gradients(model.trainable_weights(), model.trainable_weight_paths()).
         void apply_gradients(const std::vector<Weight<float>*>& weights, const std::vector<std::string>& paths = {});
-        /// The same over the model's trainable weights, named "<layer>/<weight>" as tf.keras 2.x names them.
-        void apply_gradients(BasicModel<float>& model);
 
         /// Keras's _create_all_weights: creates the state of every weight (gradient or not) without updating
         /// anything, so that set_weights can restore a saved state before the first step.
         void build(const std::vector<Weight<float>*>& weights, const std::vector<std::string>& paths = {});
-        void build(BasicModel<float>& model);
 
         /// Number of updates applied so far (Keras's `iterations`, an int64 variable).
         std::int64_t iterations() const { return m_iterations; }
@@ -166,7 +163,4 @@ namespace xk
     OptimizerPtr get_optimizer(const json& identifier);
     /// {"class_name": ..., "config": ...}
     json serialize(const Optimizer& optimizer);
-
-    /// "<layer>/<weight>" for every trainable weight of the model, in trainable_weights() order.
-    std::vector<std::string> trainable_weight_paths(BasicModel<float>& model);
 }

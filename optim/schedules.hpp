@@ -2,8 +2,8 @@
 // Keras learning-rate schedules (tf.keras.optimizers.schedules, 2.x): a schedule maps the optimizer's step
 // count to a learning rate. An optimizer evaluates its schedule at `iterations` before each update.
 // Values are computed in float32, as TensorFlow does for a Python-number initial rate.
-#include "framework/config.hpp"
-#include "framework/registry.hpp"
+#include "framework/keras/config.hpp"
+#include "framework/keras/registry.hpp"
 
 #include <cstdint>
 #include <memory>

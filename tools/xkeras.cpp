@@ -12,11 +12,11 @@
 //
 // Exit status: 0 success, 1 a failed gradient check, 2 bad input or usage (one line on stderr). Output files
 // are written atomically: a failed command leaves none behind.
-#include "framework/gradcheck.hpp"
+#include "framework/keras/gradcheck.hpp"
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
-#include "framework/parallel.hpp"
-#include "framework/functional.hpp"
+#include "framework/engine/parallel.hpp"
+#include "framework/models/functional.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>

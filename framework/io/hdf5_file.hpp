@@ -3,8 +3,8 @@
 // contain ':', numeric datasets, and the string attributes in every flavour Keras and h5py have written.
 // This header hides HDF5 entirely; hdf5_file.cpp is the only translation unit that includes <hdf5.h>.
 // Every failure is an xk::io_error naming the file, the object and what was expected vs found.
-#include "framework/error.hpp"
-#include "framework/tensor.hpp"
+#include "framework/engine/error.hpp"
+#include "framework/engine/tensor.hpp"
 
 #include <cstdint>
 #include <functional>

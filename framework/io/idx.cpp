@@ -1,5 +1,5 @@
 #include "framework/io/idx.hpp"
-#include "framework/error.hpp"
+#include "framework/engine/error.hpp"
 
 #include <zlib.h>
 

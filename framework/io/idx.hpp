@@ -1,6 +1,6 @@
 #pragma once
 // The IDX format of the MNIST files (optionally gzip-compressed), and an MNIST loader on top of it.
-#include "framework/tensor.hpp"
+#include "framework/engine/tensor.hpp"
 
 #include <string>
 

@@ -1,4 +1,5 @@
 #include "framework/io/keras_h5.hpp"
+#include "layers/registry.hpp"
 #include "framework/io/hdf5_file.hpp"
 
 #include <algorithm>

@@ -7,7 +7,7 @@
 //  - Keras 3's native .weights.h5 store (layers/<key>/vars/<i>).
 // The layouts, with the Keras source they come from, are described in /work/shared/keras_files/LAYOUT.md.
 // Every failure names the file; content that does not fit the model is an io_error with Keras's wording.
-#include "framework/model_config.hpp"
+#include "framework/models/model_config.hpp"
 
 #include <string>
 #include <utility>

@@ -1,6 +1,7 @@
 // Keras argument normalisation and the image_data_format setting (keras.json under $KERAS_HOME).
-#include "framework/config.hpp"
-#include "framework/layer.hpp"
+#include "framework/keras/config.hpp"
+#include "framework/keras/layer.hpp"
+#include "layers/registry.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

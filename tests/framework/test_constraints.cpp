@@ -1,6 +1,6 @@
 // Weight constraints against hand-computed Keras formulas (norms over `axis`, epsilon 1e-7), their configs
 // and identifier forms.
-#include "framework/constraints.hpp"
+#include "framework/keras/constraints.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -2,7 +2,7 @@
 // conv_small_channels.cpp where built) against the double kernels, which take the im2col + BLAS path, over
 // geometries that exercise padding, strides, dilations, 1-D/2-D/3-D, channel counts around the register tile,
 // and tile tails.
-#include "framework/kernels/conv.hpp"
+#include "framework/engine/kernels/conv.hpp"
 
 #include <boost/test/unit_test.hpp>
 

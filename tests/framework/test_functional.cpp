@@ -1,13 +1,13 @@
 // The functional API: graphs built from Input and layer calls, several inputs and outputs, shared layers,
 // nested models, Keras's configs (both ways) and its errors for bad graphs. Expected values come from the
 // layers run one by one by hand, never from the graph executor under test.
-#include "framework/functional.hpp"
-#include "framework/gradcheck.hpp"
+#include "framework/models/functional.hpp"
+#include "framework/keras/gradcheck.hpp"
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
-#include "framework/model.hpp"
-#include "framework/model_config.hpp"
-#include "framework/sequential.hpp"
+#include "framework/training/model.hpp"
+#include "framework/models/model_config.hpp"
+#include "framework/models/sequential.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,7 +1,7 @@
 // The GEMM door (AVX-512 micro-kernel for float where built, BLAS otherwise) against a naive product in double,
 // over shapes that exercise edge tiles, both transposes, alpha/beta, leading dimensions and k = 0.
-#include "framework/kernels/gemm.hpp"
-#include "framework/parallel.hpp"
+#include "framework/engine/kernels/gemm.hpp"
+#include "framework/engine/parallel.hpp"
 
 #include <boost/test/unit_test.hpp>
 

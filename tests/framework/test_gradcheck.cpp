@@ -2,7 +2,7 @@
 // differ only in their backward.
 #include "support/checks.hpp"
 #include "support/gradcheck.hpp"
-#include "framework/ops.hpp"
+#include "framework/engine/ops.hpp"
 
 #include <boost/test/unit_test.hpp>
 

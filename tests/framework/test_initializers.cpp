@@ -1,7 +1,7 @@
 // Initializers against tf.keras 2.x's formulas: sample statistics on large draws, exact values for the
 // deterministic ones, and the config/identifier forms Keras accepts.
-#include "framework/initializers.hpp"
-#include "framework/random.hpp"
+#include "framework/keras/initializers.hpp"
+#include "framework/engine/random.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,7 +1,7 @@
 // Bad input at every public entry point: each is an exception that names the argument (and the layer or
 // file), what was expected and what was received, in Keras's wording where Keras has one.
 #include "framework/io/keras_h5.hpp"
-#include "framework/model.hpp"
+#include "framework/training/model.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

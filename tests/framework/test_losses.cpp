@@ -1,6 +1,6 @@
 // Losses: gradients by the checker (double), values against hand computations and Keras's documented
 // examples, logits against softmax/sigmoid + crossentropy, extreme logits, the probability clip, configs.
-#include "framework/losses.hpp"
+#include "framework/training/losses.hpp"
 #include "support/checks.hpp"
 #include "support/gradcheck.hpp"
 

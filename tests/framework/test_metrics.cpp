@@ -1,6 +1,6 @@
 // Accuracy metrics: Keras's documented examples, ties, top-k boundaries, the "accuracy" resolution of
 // compile(), and the running mean weighted by batch size.
-#include "framework/metrics.hpp"
+#include "framework/training/metrics.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

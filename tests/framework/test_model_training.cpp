@@ -1,7 +1,7 @@
 // The training API on graph models (xk::Model): several inputs as a list of arrays, several outputs with a
 // loss each, loss_weights, metrics per output, History keys as Keras names them, and compiled files.
-#include "framework/model.hpp"
-#include "framework/random.hpp"
+#include "framework/training/model.hpp"
+#include "framework/engine/random.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

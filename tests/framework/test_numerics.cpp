@@ -2,10 +2,10 @@
 // (backward) where NaN or Inf first appears; TerminateOnNaN stops training; softmax and the crossentropies
 // stay finite and equal Keras's formulas (evaluated here in double) for logits of 1e30, -1e30 and past
 // float's exp overflow (88.7).
-#include "framework/activations.hpp"
-#include "framework/check_numerics.hpp"
-#include "framework/losses.hpp"
-#include "framework/model.hpp"
+#include "framework/keras/activations.hpp"
+#include "framework/engine/check_numerics.hpp"
+#include "framework/training/losses.hpp"
+#include "framework/training/model.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

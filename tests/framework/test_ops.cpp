@@ -1,5 +1,5 @@
 // Every differentiable op: values, gradients (by the checker, in double) and tape semantics.
-#include "framework/ops.hpp"
+#include "framework/keras/keras_ops.hpp"
 #include "support/checks.hpp"
 #include "support/gradcheck.hpp"
 

@@ -1,6 +1,6 @@
 // L1 / L2 / L1L2 against hand-computed penalties and gradients, a finite-difference check, and Keras's
 // identifier forms and configs.
-#include "framework/regularizers.hpp"
+#include "framework/keras/regularizers.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,7 +1,7 @@
-// Tensor storage (framework/tensor_storage.cpp): every block is 64-byte aligned, absurd sizes fail with an
+// Tensor storage (framework/engine/tensor_storage.cpp): every block is 64-byte aligned, absurd sizes fail with an
 // exception, and a training-step pattern of large tensors reuses its pages from the second step on instead of
 // faulting fresh ones in (the reason the storage does not come from glibc's malloc).
-#include "framework/tensor.hpp"
+#include "framework/engine/tensor.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // Threads: predict on one model from several threads at once (built or not yet built), two models trained
 // at once in one process, and the process-wide thread cap that parallel_for honours.
-#include "framework/model.hpp"
-#include "framework/parallel.hpp"
+#include "framework/training/model.hpp"
+#include "framework/engine/parallel.hpp"
 #include "support/checks.hpp"
 #include "support/gradcheck.hpp"
 

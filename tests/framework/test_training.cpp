@@ -1,7 +1,7 @@
 // compile / fit / evaluate / predict, the progress display and the callbacks.
 #include "framework/io/keras_h5.hpp"
-#include "framework/model.hpp"
-#include "framework/random.hpp"
+#include "framework/training/model.hpp"
+#include "framework/engine/random.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,9 +1,9 @@
 #include "fuzz/harness.hpp"
 
-#include "framework/error.hpp"
+#include "framework/engine/error.hpp"
 #include "framework/io/keras_h5.hpp"
-#include "framework/layer.hpp"
-#include "framework/sequential.hpp"
+#include "framework/keras/layer.hpp"
+#include "framework/models/sequential.hpp"
 
 #include <cstdio>
 #include <fstream>

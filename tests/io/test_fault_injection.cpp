@@ -4,12 +4,12 @@
 // format does not checksum, loads without crashing).
 // Faults run in forked children, so the parent stays single-threaded: set_num_threads(1) keeps TBB from
 // starting workers before the first fork.
-#include "framework/callbacks.hpp"
+#include "framework/training/callbacks.hpp"
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
-#include "framework/model.hpp"
-#include "framework/parallel.hpp"
-#include "framework/random.hpp"
+#include "framework/training/model.hpp"
+#include "framework/engine/parallel.hpp"
+#include "framework/engine/random.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>

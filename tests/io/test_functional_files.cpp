@@ -2,7 +2,7 @@
 // order tf.keras stored them, takes the weights Keras stored, computes what an independent walk of its
 // config computes, and saves back as a file with the same config and weight layout.
 // The files and where they come from: tests/data/keras_files/README.md.
-#include "framework/functional.hpp"
+#include "framework/models/functional.hpp"
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "support/checks.hpp"

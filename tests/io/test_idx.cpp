@@ -1,5 +1,5 @@
 // IDX files (MNIST's format), plain and gzip, and the MNIST loader.
-#include "framework/error.hpp"
+#include "framework/engine/error.hpp"
 #include "framework/io/idx.hpp"
 #include "support/checks.hpp"
 

@@ -2,8 +2,8 @@
 // Keras file in tests/data, Keras's matching rules and messages, and damaged or mismatched files.
 // Facts about the real files (shapes, classes, weight names) were read once with h5py.
 #include "framework/io/keras_h5.hpp"
-#include "framework/functional.hpp"
-#include "framework/sequential.hpp"
+#include "framework/models/functional.hpp"
+#include "framework/models/sequential.hpp"
 #include "framework/io/hdf5_file.hpp"
 
 #include "support/checks.hpp"

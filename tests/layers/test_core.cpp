@@ -4,7 +4,7 @@
 #include "support/gradcheck.hpp"
 #include "support/layer_harness.hpp"
 
-#include "framework/random.hpp"
+#include "framework/engine/random.hpp"
 
 #include <boost/test/unit_test.hpp>
 

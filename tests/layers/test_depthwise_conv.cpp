@@ -3,7 +3,7 @@
 #include "support/gradcheck.hpp"
 #include "support/layer_harness.hpp"
 
-#include "framework/kernels/conv.hpp"
+#include "framework/engine/kernels/conv.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -5,7 +5,7 @@
 #include "support/checks.hpp"
 #include "support/gradcheck.hpp"
 
-#include "framework/functional.hpp"
+#include "framework/models/functional.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,8 +1,8 @@
 // Optimizers: updates against tf.keras 2.x's formulas computed here in double (three steps on a
 // three-element weight with fixed gradients), clipping, constraints, decay, configs, registry, and the
 // state round trip through get_weights / set_weights.
-#include "framework/losses.hpp"
-#include "framework/sequential.hpp"
+#include "framework/training/losses.hpp"
+#include "framework/models/sequential.hpp"
 #include "optim/adadelta.hpp"
 #include "optim/adagrad.hpp"
 #include "optim/adam.hpp"
@@ -639,7 +639,7 @@ BOOST_AUTO_TEST_CASE(trains_a_model_end_to_end)
         Tape tape;
         Variable loss = losses::mean_squared_error(tape, y, model.call(tape, Variable(x)));
         tape.backward(loss);
-        opt.apply_gradients(model);
+        opt.apply_gradients(model.trainable_weights(), model.trainable_weight_paths());
         (step == 0 ? first : last) = loss.value()();
     }
     BOOST_TEST(last < first * 0.5, "loss " << first << " -> " << last);

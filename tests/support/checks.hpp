@@ -1,6 +1,6 @@
 #pragma once
 // Small assertions shared by the tests.
-#include "framework/tensor.hpp"
+#include "framework/engine/tensor.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,6 +1,6 @@
 #pragma once
 // The gradient checker lives in the library (xkeras gradcheck uses it too); tests reach it as xk::test::.
-#include "framework/gradcheck.hpp"
+#include "framework/keras/gradcheck.hpp"
 
 namespace xk::test
 {

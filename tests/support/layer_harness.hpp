@@ -1,6 +1,7 @@
 #pragma once
 // Keras's run_layer_test in C++: one call checks a layer configuration end to end.
-#include "framework/layer.hpp"
+#include "framework/keras/layer.hpp"
+#include "layers/registry.hpp"
 
 #include <string>
 

@@ -1,7 +1,7 @@
 // The xkeras command-line tool, run as a user runs it: exit codes, messages, output files.
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
-#include "framework/model.hpp"
+#include "framework/training/model.hpp"
 #include "support/gradcheck.hpp"
 #include "support/checks.hpp"
 

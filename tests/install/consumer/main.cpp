@@ -1,4 +1,4 @@
-#include <framework/model.hpp>
+#include <framework/training/model.hpp>
 
 #include <iostream>
 
