@@ -381,4 +381,35 @@ BOOST_AUTO_TEST_CASE(a_functional_model_file_saves_and_loads_as_functional)
     BOOST_TEST(f.is_dataset("model_weights/inner/i1/kernel:0"));
 }
 
+BOOST_AUTO_TEST_CASE(graph_weights_load_by_order_and_by_name)
+{
+    ScratchDir dir;
+    // Two branches; the second model builds the same layers in another order and under other graph positions.
+    auto build = [](bool swapped) {
+        auto x = Input({3}, "x");
+        LayerRef left = dense<float>(2, "left"), right = dense<float>(4, "right");
+        auto a = swapped ? right(x) : left(x);
+        auto b = swapped ? left(x) : right(x);
+        return Functional({x}, {a, b}, swapped ? "swapped" : "plain");
+    };
+    reset_layer_names();
+    Functional source = build(false);
+    const std::string path = dir.file("w.h5");
+    save_weights(source, path);
+    Functional target = build(true);
+    for (auto* w : target.weights())
+        w->variable.value().fill(0.f);
+    load_weights(target, path, /*by_name=*/true);
+    for (const char* name : {"left", "right"})
+        for (std::size_t i = 0; i < 2; ++i)
+            BOOST_TEST(target.layer(name).weights()[i]->variable.value() ==
+                       source.layer(name).weights()[i]->variable.value());
+    // By order, the same graph takes the weights back; the swapped one does not fit and says so.
+    Functional again = build(false);
+    load_weights(again, path);
+    for (std::size_t i = 0; i < source.weights().size(); ++i)
+        BOOST_TEST(again.weights()[i]->variable.value() == source.weights()[i]->variable.value());
+    BOOST_CHECK_EXCEPTION(load_weights(target, path), io_error, message_contains(path));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

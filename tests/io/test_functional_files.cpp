@@ -256,4 +256,35 @@ BOOST_AUTO_TEST_CASE(graph_files_save_back_with_tf_keras_config_and_weight_layou
     fs::remove_all(dir);
 }
 
+BOOST_AUTO_TEST_CASE(graph_files_give_the_outputs_keras_computed)
+{
+    // Graph models that ship Keras's own predictions (tests/data/keras_files/README.md): a tf.keras 2.3 U-Net
+    // and a standalone Keras 2.0.2 model of two inputs. input.h5 holds x (or x0, x1, ... in the order of the
+    // model's inputs), expect.h5 the y Keras computed.
+    const fs::path cases = fs::path(XKERAS_TEST_DATA_DIR) / "keras_files/graph_cases";
+    std::size_t checked = 0;
+    for (const char* name : {"ecmwf__cyclone_unet", "kunalsinx__doublets_2input"})
+        BOOST_TEST_CONTEXT(name)
+        {
+            const fs::path dir = cases / name;
+            auto model = load_model<float>((dir / "model.h5").string());
+            BOOST_TEST(model->class_name() == "Functional");
+            const h5::File input = h5::File::open_read((dir / "input.h5").string());
+            std::vector<Tensor<float>> x;
+            if (model->input_count() == 1)
+                x.push_back(input.read<float>("x"));
+            else
+                for (std::size_t i = 0; i < model->input_count(); ++i)
+                    x.push_back(input.read<float>("x" + std::to_string(i)));
+            const auto y = model->predict(x);
+            BOOST_TEST_REQUIRE(y.size() == 1u);
+            std::string why;
+            BOOST_TEST(test::close_to_scale(y[0], h5::File::open_read((dir / "expect.h5").string()).read<float>("y"),
+                                            1e-5, &why),
+                       why);
+            ++checked;
+        }
+    BOOST_TEST(checked == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
