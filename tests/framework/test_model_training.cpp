@@ -2,6 +2,7 @@
 // loss each, loss_weights, metrics per output, History keys as Keras names them, and compiled files.
 #include "framework/training/model.hpp"
 #include "framework/engine/random.hpp"
+#include "framework/keras/gradcheck.hpp"
 #include "support/checks.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -240,6 +241,36 @@ BOOST_AUTO_TEST_CASE(a_compiled_graph_saves_and_loads_with_its_training_state)
     for (std::size_t i = 0; i < model.weights().size(); ++i)
         BOOST_TEST(test::close_to_scale(loaded.weights()[i]->variable.value(), model.weights()[i]->variable.value(), 1e-6));
     BOOST_CHECK_EXCEPTION(Sequential::load("/nonexistent.h5"), std::exception, message_contains("nonexistent.h5"));
+}
+
+BOOST_AUTO_TEST_CASE(the_readme_graph_example_runs)
+{
+    // The README's "Using it" graph, as written there, on random data.
+    xk::FitOptions options;
+    options.epochs = 1;
+    options.verbose = 0;
+    const Tensor<float> x_train = tensor_cast<float>(random_tensor({8, 28, 28, 1}, 1));
+    Tensor<float> digits({8, 10}, 0.f), sizes({8, 1}, 0.5f);
+    for (std::size_t i = 0; i < 8; ++i)
+        digits(i, i) = 1.f;
+    auto image = xk::Input({28, 28, 1});
+    xk::LayerRef conv = xk::make_layer("Conv2D", {{"filters", 16}, {"kernel_size", 3}, {"padding", "same"}});
+    xk::LayerRef add = xk::make_layer("Add");
+    auto x = conv(image);
+    auto y = add({x, xk::LayerRef(xk::make_layer("Conv2D", {{"filters", 16}, {"kernel_size", 3}, {"padding", "same"}}))(x)});
+    auto flat = xk::LayerRef(xk::make_layer("Flatten"))(y);
+    auto digit = xk::LayerRef(xk::make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}))(flat);
+    auto size = xk::LayerRef(xk::make_layer("Dense", {{"units", 1}, {"name", "size"}}))(flat);
+    xk::Model model({image}, {digit, size});
+    model.compile("adam", xk::json::array({"categorical_crossentropy", "mse"}), xk::json::array({"accuracy"}),
+                  xk::json::array({1.0, 0.5}));
+    xk::History history = model.fit({x_train}, {digits, sizes}, options);
+    BOOST_TEST(history.history.count("size_loss") == 1u);
+    const fs::path path = fs::temp_directory_path() / ("xkeras_readme_" + std::to_string(::getpid()) + ".h5");
+    model.save(path.string());
+    auto again = xk::Model::load(path.string());
+    fs::remove(path);
+    BOOST_TEST(again.output_names() == model.output_names(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
