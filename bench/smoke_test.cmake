@@ -42,6 +42,22 @@ if(NOT n_fields EQUAL 2)
   message(FATAL_ERROR "conv2d_tiny must hold exactly ms and gflops: ${out}")
 endif()
 
+# The graph model rows: samples/s and ms for each, and resnet_block's Sequential twin.
+execute_process(COMMAND ${BENCH} ${DATA}/tiny_graphs.json --reps 1 --threads 2
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "xkeras_bench failed on the graph rows (${rc}): ${err}")
+endif()
+foreach(entry "resnet_block;ms" "resnet_block;samples_per_s" "resnet_block;sequential_ms" "unet_small;ms"
+              "unet_small;samples_per_s")
+  list(GET entry 0 row)
+  list(GET entry 1 key)
+  string(JSON value ERROR_VARIABLE json_error GET "${out}" ${row} ${key})
+  if(json_error OR NOT value MATCHES "^[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$" OR value MATCHES "^0(\\.0*)?$")
+    message(FATAL_ERROR "${row}.${key} must be a positive number: ${out}")
+  endif()
+endforeach()
+
 expect_failure("bad cases file" "expected an object with a 'cases' array" ${DATA}/bad_cases.json)
 expect_failure("missing cases file" "cannot open cases file" ${DATA}/no_such_file.json)
 expect_failure("unknown --only" "no case or model named 'conv2d_nope'" ${DATA}/tiny_cases.json --only conv2d_nope)

@@ -6,7 +6,8 @@
 // A layer case is built from its Keras config through the layer registry, called on a tape in float32 on a
 // random input, and differentiated with an upstream gradient of ones (to the input and to every weight).
 // A model row is one train_on_batch of the Keras example model with the optimizer and loss torch_bench.py
-// uses. Each time is the median of R steps after a warm-up of at least two steps and 0.3 s. Only the JSON
+// uses (the graph rows resnet_block and unet_small: bench/torch_graphs.py's); resnet_block also reports the
+// same layers without the shortcut, as a Sequential (sequential_ms). Each time is the median of R steps after a warm-up of at least two steps and 0.3 s. Only the JSON
 // goes to stdout; --phases adds forward / backward timings per case on stderr. Exit status 2 on bad input.
 #include "framework/keras/layer.hpp"
 #include "framework/training/model.hpp"
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <functional>
 #include <numeric>
 #include <random>
@@ -274,24 +276,113 @@ namespace
         return model;
     }
 
-    /// --phases for a model: each layer alone, forward and backward (upstream of ones) on the input the stack
-    /// gives it, in training mode; what the step spends beyond them is the loss, the optimizer and the glue.
-    void report_model_phases(const std::string& name, Sequential& model, const Tensor<float>& x, double step, int reps)
+    SymbolicTensor apply(const json& config, const std::string& class_name, const SymbolicTensor& x)
     {
-        Tensor<float> input = x;
-        double layers_total = 0;
-        for (std::size_t i = 0; i < model.size(); ++i)
+        LayerRef layer = make_layer(class_name, config);
+        return layer(x);
+    }
+
+    /// One residual block as ResNets use it (torch_graphs.py builds the same): relu(x + BN(conv(relu(BN(conv(x))))))
+    /// with 3x3 same convolutions keeping the width, then global average pooling and a 10-way softmax.
+    /// `skip` false gives the same layers without the shortcut, as a Sequential: the graph's cost beside it.
+    std::unique_ptr<Model> resnet_block(const Shape& input, bool skip)
+    {
+        const long filters = long(input[2]);
+        const json conv = {{"filters", filters}, {"kernel_size", 3}, {"padding", "same"}};
+        if (!skip)
         {
-            Layer& layer = model.layer(i);
-            Variable in(input, /*requires_grad=*/i > 0); // the model's input needs no gradient
+            auto model = std::make_unique<Sequential>("resnet_block_chain");
+            model->set_input({-1, long(input[0]), long(input[1]), filters});
+            model->add(make_layer("Conv2D", conv));
+            model->add(make_layer("BatchNormalization"));
+            model->add(make_layer("Activation", {{"activation", "relu"}}));
+            model->add(make_layer("Conv2D", conv));
+            model->add(make_layer("BatchNormalization"));
+            model->add(make_layer("Activation", {{"activation", "relu"}}));
+            model->add(make_layer("GlobalAveragePooling2D"));
+            model->add(make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}));
+            return model;
+        }
+        auto x = Input({long(input[0]), long(input[1]), filters});
+        auto y = apply({{"activation", "relu"}}, "Activation", apply({}, "BatchNormalization", apply(conv, "Conv2D", x)));
+        y = apply({}, "BatchNormalization", apply(conv, "Conv2D", y));
+        LayerRef add = make_layer("Add");
+        auto out = apply({{"activation", "relu"}}, "Activation", add({x, y}));
+        out = apply({{"units", 10}, {"activation", "softmax"}}, "Dense", apply({}, "GlobalAveragePooling2D", out));
+        return std::make_unique<Model>(std::vector{x}, std::vector{out}, "resnet_block");
+    }
+
+    /// A two-level U-Net (torch_graphs.py builds the same): 16 and 32 filters down, 64 at the bottom,
+    /// Conv2DTranspose up with Concatenate skips, a 1x1 sigmoid convolution to a mask.
+    std::unique_ptr<Model> unet_small(const Shape& input)
+    {
+        auto conv = [](long filters, const SymbolicTensor& x) {
+            return apply({{"filters", filters}, {"kernel_size", 3}, {"padding", "same"}, {"activation", "relu"}}, "Conv2D", x);
+        };
+        auto up = [](long filters, const SymbolicTensor& x) {
+            return apply({{"filters", filters}, {"kernel_size", 2}, {"strides", 2}}, "Conv2DTranspose", x);
+        };
+        auto pool = [](const SymbolicTensor& x) { return apply({{"pool_size", 2}}, "MaxPooling2D", x); };
+        auto x = Input({long(input[0]), long(input[1]), long(input[2])});
+        auto c1 = conv(16, x);
+        auto c2 = conv(32, pool(c1));
+        auto bottom = conv(64, pool(c2));
+        LayerRef cat2 = make_layer("Concatenate"), cat1 = make_layer("Concatenate");
+        auto d2 = conv(32, cat2({up(32, bottom), c2}));
+        auto d1 = conv(16, cat1({up(16, d2), c1}));
+        auto mask = apply({{"filters", 1}, {"kernel_size", 1}, {"activation", "sigmoid"}}, "Conv2D", d1);
+        return std::make_unique<Model>(std::vector{x}, std::vector{mask}, "unet_small");
+    }
+
+    /// --phases for a model: each layer call alone, forward and backward (upstream of ones) on the values the
+    /// model gives it, in training mode; what the step spends beyond them is the loss, the optimizer and the
+    /// glue (for a graph, its bookkeeping too).
+    void report_model_phases(const std::string& name, Model& model, const Tensor<float>& x, double step, int reps)
+    {
+        struct Call
+        {
+            Layer* layer;
+            std::vector<const GraphNode<float>*> sources; // the producers of its inputs (a graph), or none
+            std::vector<std::size_t> indices;
+        };
+        std::vector<Call> calls;
+        if (auto* graph = dynamic_cast<Functional*>(&model.network()))
+            for (const auto& node : graph->nodes())
+            {
+                Call c{node->layer.get(), {}, {}};
+                for (const auto& t : node->inputs)
+                {
+                    c.sources.push_back(t.node().get());
+                    c.indices.push_back(t.index());
+                }
+                calls.push_back(c);
+            }
+        else
+            for (auto* layer : model.layers())
+                calls.push_back({layer, {}, {}});
+        std::map<const GraphNode<float>*, Tensor<float>> values;
+        if (auto* graph = dynamic_cast<Functional*>(&model.network()))
+            values[graph->inputs()[0].node().get()] = x;
+        Tensor<float> chain = x;
+        double layers_total = 0;
+        for (std::size_t i = 0; i < calls.size(); ++i)
+        {
+            Layer& layer = *calls[i].layer;
+            std::vector<Variable> in;
+            if (calls[i].sources.empty())
+                in.emplace_back(chain, /*requires_grad=*/i > 0); // the model's input needs no gradient
+            else
+                for (const auto* source : calls[i].sources)
+                    in.emplace_back(values.at(source), source != calls[0].sources[0]);
             Tensor<float> output;
             auto phases = [&] {
-                clear_gradients(layer, in);
+                for (auto& v : in)
+                    clear_gradients(layer, v);
                 Tape tape;
                 Variable y;
-                const double tf = seconds_of([&] { y = layer.call(tape, in, true); });
+                const double tf = seconds_of([&] { y = layer.call(tape, in, true).at(0); });
                 const double tb = seconds_of([&] { tape.backward(y, full<float>(shape_of(y.value()), 1.f)); });
-                g_checksum += step_checksum(layer, in, y);
+                g_checksum += step_checksum(layer, in[0], y);
                 output = y.value();
                 return std::pair{tf, tb};
             };
@@ -310,9 +401,11 @@ namespace
                 w->variable.zero_grad(); // leave the model as train_on_batch expects it
             const double f = median(fwd), b = median(bwd);
             layers_total += f + b;
-            fmt::print(stderr, "phases {}/{:<20} forward {:8.3f} ms  backward {:8.3f} ms  output {}\n", name,
+            fmt::print(stderr, "phases {}/{:<24} forward {:8.3f} ms  backward {:8.3f} ms  output {}\n", name,
                        layer.name(), f * 1e3, b * 1e3, shape_str(shape_of(output)));
-            input = std::move(output);
+            if (auto* graph = dynamic_cast<Functional*>(&model.network()))
+                values[graph->nodes()[i].get()] = output;
+            chain = std::move(output);
         }
         fmt::print(stderr, "phases {}: layers {:.3f} ms of a {:.3f} ms step; loss, optimizer and the rest {:.3f} ms\n",
                    name, layers_total * 1e3, step * 1e3, (step - layers_total) * 1e3);
@@ -325,35 +418,72 @@ namespace
         const Shape input = spec.at("input").get<Shape>();
         XK_CHECK(input.size() == 3 && batch > 0, value_error, "model '", name,
                  "': expected a positive 'batch' and 'input' [height, width, channels], received ", spec.dump(), ".");
-        XK_CHECK(name == "mnist_cnn" || name == "cifar10_cnn", value_error, "model '", name,
-                 "': unknown model row; expected mnist_cnn or cifar10_cnn.");
-        Sequential model = name == "mnist_cnn" ? mnist_cnn(input) : cifar10_cnn(input);
-        // torch_bench.py: Adam(lr 1e-3) and cross-entropy, no metrics.
-        model.compile(json{{"class_name", "Adam"}, {"config", {{"learning_rate", 1e-3}}}}, "categorical_crossentropy");
+        static const std::set<std::string> known = {"mnist_cnn", "cifar10_cnn", "resnet_block", "unet_small"};
+        XK_CHECK(known.count(name), value_error, "model '", name,
+                 "': unknown model row; expected mnist_cnn, cifar10_cnn, resnet_block or unet_small.");
+        auto make = [&](bool skip) -> std::unique_ptr<Model> {
+            if (name == "mnist_cnn")
+                return std::make_unique<Sequential>(mnist_cnn(input));
+            if (name == "cifar10_cnn")
+                return std::make_unique<Sequential>(cifar10_cnn(input));
+            if (name == "resnet_block")
+                return resnet_block(input, skip);
+            return unet_small(input);
+        };
+        std::unique_ptr<Model> owned = make(true);
+        Model& model = *owned;
+        const bool segmentation = name == "unet_small";
+        // torch_bench.py: Adam(lr 1e-3) and cross-entropy, no metrics; the U-Net: binary cross-entropy.
+        auto compile = [&](Model& m) {
+            m.compile(json{{"class_name", "Adam"}, {"config", {{"learning_rate", 1e-3}}}},
+                      segmentation ? "binary_crossentropy" : "categorical_crossentropy");
+        };
+        compile(model);
 
         Shape x_shape{batch};
         x_shape.insert(x_shape.end(), input.begin(), input.end());
         const Tensor<float> x = random_normal(x_shape, 2);
-        Tensor<float> y({batch, std::size_t(10)}, 0.f);
         std::mt19937_64 rng(3);
-        for (std::size_t i = 0; i < batch; ++i)
-            y(i, rng() % 10) = 1.f;
+        Tensor<float> y;
+        if (segmentation)
+        {
+            y = Tensor<float>({batch, input[0], input[1], std::size_t(1)}, 0.f);
+            for (auto& v : y)
+                v = float(rng() % 2);
+        }
+        else
+        {
+            y = Tensor<float>({batch, std::size_t(10)}, 0.f);
+            for (std::size_t i = 0; i < batch; ++i)
+                y(i, rng() % 10) = 1.f;
+        }
 
-        auto step = [&] {
-            Logs logs;
-            const double t = seconds_of([&] { logs = model.train_on_batch(x, y); });
-            for (const auto& [key, value] : logs)
-                g_checksum += value;
-            return t;
+        auto median_step = [&](Model& m) {
+            auto step = [&] {
+                Logs logs;
+                const double t = seconds_of([&] { logs = m.train_on_batch(x, y); });
+                for (const auto& [key, value] : logs)
+                    g_checksum += value;
+                return t;
+            };
+            warm_up(step);
+            std::vector<double> times;
+            for (int r = 0; r < options.reps; ++r)
+                times.push_back(step());
+            return median(times);
         };
-        warm_up(step);
-        std::vector<double> times;
-        for (int r = 0; r < options.reps; ++r)
-            times.push_back(step());
-        const double t = median(times);
+        const double t = median_step(model);
         if (options.phases)
             report_model_phases(name, model, x, t, options.reps);
-        return {{"ms", round_to(t * 1e3, 3)}, {"samples_per_s", round_to(double(batch) / t, 1)}};
+        json row = {{"ms", round_to(t * 1e3, 3)}, {"samples_per_s", round_to(double(batch) / t, 1)}};
+        if (name == "resnet_block")
+        {
+            // The same layers without the shortcut, as a Sequential: what the graph costs beyond them.
+            std::unique_ptr<Model> chain = make(false);
+            compile(*chain);
+            row["sequential_ms"] = round_to(median_step(*chain) * 1e3, 3);
+        }
+        return row;
     }
 
     json read_cases(const std::string& path)
