@@ -1,5 +1,6 @@
 // The registry of built-in layers: one line per Keras class name.
 #include "layers/registry.hpp"
+#include "layers/activation_layers.hpp"
 #include "layers/batch_normalization.hpp"
 #include "layers/conv.hpp"
 #include "layers/conv_transpose.hpp"
@@ -55,6 +56,12 @@ namespace xk
             r.add("Reshape", [](const json& config) -> LayerPtr<T> { return std::make_unique<Reshape<T>>(config); });
             r.add("Activation", [](const json& config) -> LayerPtr<T> { return std::make_unique<ActivationLayer<T>>(config); });
             r.add("Dropout", [](const json& config) -> LayerPtr<T> { return std::make_unique<Dropout<T>>(config); });
+            r.add("ReLU", [](const json& config) -> LayerPtr<T> { return std::make_unique<ReLU<T>>(config); });
+            r.add("LeakyReLU", [](const json& config) -> LayerPtr<T> { return std::make_unique<LeakyReLU<T>>(config); });
+            r.add("PReLU", [](const json& config) -> LayerPtr<T> { return std::make_unique<PReLU<T>>(config); });
+            r.add("ELU", [](const json& config) -> LayerPtr<T> { return std::make_unique<ELU<T>>(config); });
+            r.add("Softmax", [](const json& config) -> LayerPtr<T> { return std::make_unique<Softmax<T>>(config); });
+            r.add("ThresholdedReLU", [](const json& config) -> LayerPtr<T> { return std::make_unique<ThresholdedReLU<T>>(config); });
             r.add("BatchNormalization", [](const json& config) -> LayerPtr<T> { return std::make_unique<BatchNormalization<T>>(config); });
             r.add("Add", [](const json& config) -> LayerPtr<T> { return std::make_unique<Add<T>>(config); });
             r.add("Subtract", [](const json& config) -> LayerPtr<T> { return std::make_unique<Subtract<T>>(config); });

@@ -66,11 +66,16 @@ namespace xk
         }
 
         /// Runs every backward closure in reverse order, then empties the tape. For several seeds, put the
-        /// gradients on the outputs (accumulate_grad) first.
+        /// gradients on the outputs (accumulate_grad) first. Each closure is destroyed as soon as it has run,
+        /// so an activation (and its gradient) is freed once the last closure that holds it is done, not at
+        /// the end of the pass.
         void replay()
         {
             for (auto it = m_entries.rbegin(); it != m_entries.rend(); ++it)
+            {
                 (*it)();
+                *it = nullptr;
+            }
             clear();
         }
 

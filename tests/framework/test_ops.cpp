@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <memory>
 
 using namespace xk;
 using test::check_function_gradients;
@@ -195,6 +196,21 @@ BOOST_AUTO_TEST_CASE(accumulate_checks_shapes)
     V x(Tensor<double>({2, 2}, 1.0), true, "w");
     BOOST_CHECK_EXCEPTION(x.accumulate_grad(Tensor<double>({3}, 1.0)), shape_error, message_contains({"'w'", "(3,)", "(2, 2)"}));
     BOOST_CHECK_EXCEPTION(V().value(), value_error, message_contains("undefined"));
+}
+
+BOOST_AUTO_TEST_CASE(backward_frees_each_closure_as_soon_as_it_has_run)
+{
+    // What a closure holds (activations, caches) must not live until the end of the pass: the entry recorded
+    // last runs first, and by the time the earlier one runs, the later one's captures are gone.
+    BasicTape<double> tape;
+    auto later = std::make_shared<int>(1);
+    std::weak_ptr<int> later_alive = later;
+    bool later_freed_before_earlier_ran = false;
+    tape.record([&] { later_freed_before_earlier_ran = later_alive.expired(); });
+    tape.record([held = std::move(later)] { (void)held; });
+    tape.replay();
+    BOOST_TEST(later_freed_before_earlier_ran);
+    BOOST_TEST(tape.size() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

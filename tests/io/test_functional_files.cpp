@@ -36,7 +36,7 @@ namespace
         {"hiwony7933__unet.h5", {{-1, 28, 28, 1}}, {{-1, 28, 28, 1}}, ""},
         {"Gho-Ost__inception_alt.h5", {{-1, 400, 600, 3}}, {{-1, 400, 600, 3}, {-1, 400, 600, 3}, {-1, 400, 600, 3}}, ""},
         {"mlcommons__str_ww_model.h5", {{-1, 30, 1, 40}}, {{-1, 3}}, ""},
-        {"JohnnysGithubAccount__resnet.h5", {}, {}, "ReLU"},
+        {"JohnnysGithubAccount__resnet.h5", {{-1, 32, 32, 3}}, {{-1, 10}}, ""},
     };
 
     json model_config_of(const std::string& path)
