@@ -4,6 +4,7 @@
 //   mnist_cnn --data DIR [--epochs N] [--train N] [--test N] [--seed S] [--out FILE.h5] [--batch N]
 //
 // DIR holds the IDX files (train-*, t10k-*, gzip or not): scripts/fetch-mnist DIR writes them.
+#include "examples/digits.hpp"
 #include "framework/io/idx.hpp"
 #include "framework/training/model.hpp"
 #include "framework/engine/random.hpp"
@@ -14,32 +15,8 @@
 #include <chrono>
 
 using namespace xk;
-
-namespace
-{
-    Tensor<float> one_hot(const Tensor<float>& labels, std::size_t classes)
-    {
-        Tensor<float> out({labels.size(), classes}, 0.f);
-        for (std::size_t i = 0; i < labels.size(); ++i)
-            out(i, std::size_t(labels(i))) = 1.f;
-        return out;
-    }
-
-    double accuracy(Sequential& model, const Tensor<float>& x, const Tensor<float>& labels)
-    {
-        const Tensor<float> p = model.predict(x, 256);
-        std::size_t correct = 0;
-        for (std::size_t i = 0; i < labels.size(); ++i)
-        {
-            std::size_t best = 0;
-            for (std::size_t c = 1; c < p.shape()[1]; ++c)
-                if (p(i, c) > p(i, best))
-                    best = c;
-            correct += best == std::size_t(labels(i));
-        }
-        return double(correct) / double(labels.size());
-    }
-}
+using xk::examples::accuracy;
+using xk::examples::one_hot;
 
 int main(int argc, char** argv)
 {

@@ -5,6 +5,7 @@
 //   resnet_mnist --data DIR [--epochs N] [--train N] [--test N] [--seed S] [--out FILE.h5] [--batch N]
 //
 // DIR holds the IDX files (scripts/fetch-mnist DIR writes them).
+#include "examples/digits.hpp"
 #include "framework/io/idx.hpp"
 #include "framework/training/model.hpp"
 #include "framework/engine/random.hpp"
@@ -15,32 +16,11 @@
 #include <chrono>
 
 using namespace xk;
+using xk::examples::accuracy;
+using xk::examples::one_hot;
 
 namespace
 {
-    Tensor<float> one_hot(const Tensor<float>& labels, std::size_t classes)
-    {
-        Tensor<float> out({labels.size(), classes}, 0.f);
-        for (std::size_t i = 0; i < labels.size(); ++i)
-            out(i, std::size_t(labels(i))) = 1.f;
-        return out;
-    }
-
-    double accuracy(Model& model, const Tensor<float>& x, const Tensor<float>& labels)
-    {
-        const Tensor<float> p = model.predict(x, 256);
-        std::size_t correct = 0;
-        for (std::size_t i = 0; i < labels.size(); ++i)
-        {
-            std::size_t best = 0;
-            for (std::size_t c = 1; c < p.shape()[1]; ++c)
-                if (p(i, c) > p(i, best))
-                    best = c;
-            correct += best == std::size_t(labels(i));
-        }
-        return double(correct) / double(labels.size());
-    }
-
     SymbolicTensor conv(const SymbolicTensor& x, long filters, long kernel)
     {
         LayerRef layer = make_layer("Conv2D", {{"filters", filters}, {"kernel_size", kernel}, {"padding", "same"}});
@@ -53,6 +33,7 @@ namespace
     {
         return LayerRef(make_layer("BatchNormalization", {{"momentum", 0.9}}))(x);
     }
+
     SymbolicTensor relu(const SymbolicTensor& x) { return LayerRef(make_layer("Activation", {{"activation", "relu"}}))(x); }
 
     /// relu(x + BN(conv(relu(BN(conv(x)))))), the shortcut projected by a 1x1 conv when the width changes.
