@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <functional>
 #include <sstream>
@@ -14,6 +15,41 @@ namespace xk
     {
         constexpr double step = 1e-5;
 
+        /// Neumaier's compensated sum: the objective's own rounding stays far below the differences it is
+        /// asked for (a plain sum of n products moves by about eps * S * log n between the two evaluations).
+        struct Sum
+        {
+            double sum = 0.0, compensation = 0.0;
+            void add(double v)
+            {
+                double t = sum + v;
+                if (std::abs(sum) >= std::abs(v))
+                    compensation += (sum - t) + v;
+                else
+                    compensation += (v - t) + sum;
+                sum = t;
+            }
+            double value() const { return sum + compensation; }
+        };
+
+        /// The objective's value and its magnitude S (the sum of the absolute values of its terms).
+        struct Objective
+        {
+            double value = 0.0;
+            double magnitude = 0.0;
+        };
+
+        void add_products(const Tensor<double>& y, const Tensor<double>& upstream, Sum& total, Sum& magnitude)
+        {
+            const double* a = y.data();
+            const double* b = upstream.data();
+            for (std::size_t i = 0, n = y.size(); i < n; ++i)
+            {
+                total.add(a[i] * b[i]);
+                magnitude.add(std::abs(a[i] * b[i]));
+            }
+        }
+
         std::vector<BasicVariable<double>> plain_variables(const std::vector<Tensor<double>>& xs, bool grad)
         {
             std::vector<BasicVariable<double>> out;
@@ -22,28 +58,38 @@ namespace xk
             return out;
         }
 
-        double objective(BasicLayer<double>& layer, const std::vector<Tensor<double>>& xs,
-                         const std::vector<Tensor<double>>& upstream, bool training)
+        Objective objective(BasicLayer<double>& layer, const std::vector<Tensor<double>>& xs,
+                            const std::vector<Tensor<double>>& upstream, bool training)
         {
             NoGradGuard no_grad;
             BasicTape<double> tape;
             auto ys = layer.call(tape, plain_variables(xs, false), training);
-            double total = 0.0;
+            Objective o;
+            Sum total, magnitude;
             for (std::size_t i = 0; i < ys.size(); ++i)
-                total += xt::sum(ys[i].value() * upstream[i])();
+                add_products(ys[i].value(), upstream[i], total, magnitude);
             for (const auto& loss : tape.losses())
-                total += loss.value()();
+            {
+                total.add(loss.value()());
+                magnitude.add(std::abs(loss.value()()));
+            }
             for (const auto* w : layer.weights())
                 if (w->regularizer)
-                    total += w->regularizer->penalty(w->variable.value());
-            return total;
+                {
+                    const double p = w->regularizer->penalty(w->variable.value());
+                    total.add(p);
+                    magnitude.add(std::abs(p));
+                }
+            o.value = total.value();
+            o.magnitude = magnitude.value();
+            return o;
         }
 
         /// Compares `analytic` with central differences of `objective` in each entry of `values` (perturbed
-        /// in place, then restored).
-        void compare(const std::function<double()>& objective, Tensor<double>& values, const Tensor<double>& analytic,
-                     const std::string& name, GradcheckReport& report, std::size_t max_entries = 0,
-                     std::uint64_t seed = 0)
+        /// in place, then restored); `magnitude` is the objective's S (see gradcheck.hpp).
+        void compare(const std::function<double()>& objective, double magnitude, Tensor<double>& values,
+                     const Tensor<double>& analytic, const std::string& name, GradcheckReport& report,
+                     std::size_t max_entries = 0, std::uint64_t seed = 0)
         {
             std::vector<std::size_t> entries(values.size());
             std::iota(entries.begin(), entries.end(), std::size_t(0));
@@ -53,6 +99,9 @@ namespace xk
                 std::shuffle(entries.begin(), entries.end(), rng);
                 entries.resize(max_entries);
             }
+            std::vector<double> numeric;
+            numeric.reserve(entries.size());
+            double largest = 0.0;
             for (std::size_t i : entries)
             {
                 const double saved = values.data()[i];
@@ -61,28 +110,49 @@ namespace xk
                 values.data()[i] = saved - step;
                 double minus = objective();
                 values.data()[i] = saved;
-                double numeric = (plus - minus) / (2 * step);
-                double got = analytic.data()[i];
-                double error = std::abs(got - numeric) / std::max(1.0, std::abs(numeric));
-                if (std::isnan(error))
+                numeric.push_back((plus - minus) / (2 * step));
+                if (std::isfinite(numeric.back()))
+                    largest = std::max(largest, std::abs(numeric.back()));
+            }
+            // The smallest positive double keeps 0 / 0 (a tensor the objective does not depend on, with an
+            // analytic gradient of exactly 0) a pass and anything else over it a failure.
+            const double floor = std::max({gradcheck_tensor_floor * largest, gradcheck_noise_floor * magnitude,
+                                           std::numeric_limits<double>::min()});
+            for (std::size_t k = 0; k < entries.size(); ++k)
+            {
+                const std::size_t i = entries[k];
+                const double got = analytic.data()[i];
+                double error = std::abs(got - numeric[k]) / std::max(std::abs(numeric[k]), floor);
+                if (!std::isfinite(error))
                     error = INFINITY;
                 if (report.checked++ == 0 || error > report.worst_error)
                 {
                     report.worst_error = error;
                     report.worst_at = name + "[" + std::to_string(i) + "]";
-                    report.expected = numeric;
+                    report.expected = numeric[k];
                     report.got = got;
+                    report.floor = floor;
                 }
             }
+        }
+
+        void conclude(GradcheckReport& report)
+        {
+            report.ok = report.checked > 0 && report.worst_error <= gradcheck_tolerance;
         }
     }
 
     std::string GradcheckReport::summary() const
     {
         std::ostringstream out;
+        if (checked == 0)
+        {
+            out << "gradcheck FAILED: nothing was compared (no input entry and no trainable weight)";
+            return out.str();
+        }
         out << (ok ? "gradcheck passed" : "gradcheck FAILED") << ": worst relative error " << worst_error << " at "
-            << worst_at << " (numeric " << expected << ", analytic " << got << "), " << checked
-            << " entries, tolerance " << gradcheck_tolerance;
+            << worst_at << " (numeric " << expected << ", analytic " << got << ", floor " << floor << "), "
+            << checked << " entries, tolerance " << gradcheck_tolerance;
         return out.str();
     }
 
@@ -143,20 +213,23 @@ namespace xk
         tape.replay();
 
         GradcheckReport report;
-        auto at_x = [&] { return objective(layer, xs, upstream, training); };
+        const double magnitude = objective(layer, xs, upstream, training).magnitude;
+        auto at_x = [&] { return objective(layer, xs, upstream, training).value; };
         for (std::size_t i = 0; i < xs.size(); ++i)
-            compare(at_x, xs[i], inputs[i].grad() - input_prefills[i],
-                    xs.size() == 1 ? std::string("input") : "input" + std::to_string(i), report, max_entries, stream++);
+            compare(at_x, magnitude, xs[i], inputs[i].grad() - input_prefills[i],
+                    xs.size() == 1 ? std::string("input") : "input" + std::to_string(i), report, max_entries,
+                    stream++);
         std::size_t k = 0;
         for (auto* w : layer.weights())
         {
             const Tensor<double>& prefill = weight_prefills[k++];
             if (!w->variable.requires_grad())
                 continue;
-            compare(at_x, w->variable.value(), w->variable.grad() - prefill, w->name, report, max_entries, stream++);
+            compare(at_x, magnitude, w->variable.value(), w->variable.grad() - prefill, w->name, report,
+                    max_entries, stream++);
             w->variable.zero_grad();
         }
-        report.ok = report.worst_error <= gradcheck_tolerance;
+        conclude(report);
         return report;
     }
 }
@@ -190,20 +263,25 @@ namespace xk
         auto y = evaluate(tape, vars);
         tape.backward(y, upstream);
 
+        auto objective = [&] {
+            NoGradGuard no_grad;
+            BasicTape<double> t;
+            std::vector<BasicVariable<double>> plain;
+            for (const auto& v : inputs)
+                plain.emplace_back(v);
+            Objective o;
+            Sum total, magnitude;
+            add_products(evaluate(t, plain).value(), upstream, total, magnitude);
+            o.value = total.value();
+            o.magnitude = magnitude.value();
+            return o;
+        };
         GradcheckReport report;
+        const double magnitude = objective().magnitude;
         for (std::size_t k = 0; k < inputs.size(); ++k)
-        {
-            auto objective = [&] {
-                NoGradGuard no_grad;
-                BasicTape<double> t;
-                std::vector<BasicVariable<double>> plain;
-                for (const auto& v : inputs)
-                    plain.emplace_back(v);
-                return double(xt::sum(evaluate(t, plain).value() * upstream)());
-            };
-            compare(objective, inputs[k], vars[k].grad() - prefills[k], "input" + std::to_string(k), report);
-        }
-        report.ok = report.worst_error <= gradcheck_tolerance;
+            compare([&] { return objective().value; }, magnitude, inputs[k], vars[k].grad() - prefills[k],
+                    "input" + std::to_string(k), report);
+        conclude(report);
         return report;
     }
 }

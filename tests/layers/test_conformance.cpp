@@ -2,7 +2,9 @@
 // tf.keras 2.x semantics, and tests/data/keras_files/cases, computed by Keras itself): each model file is
 // loaded, run on its input, and the output, the input gradient and every weight gradient of
 // loss = sum(y * upstream) + regularization losses must match within 1e-4 of the largest magnitude.
-// The invalid models are tested with the loader (tests/io/test_keras_h5.cpp).
+// The cases marked expect_error must raise one of the library's errors, naming the layer. The invalid models are
+// tested with the loader (tests/io/test_keras_h5.cpp).
+#include "framework/engine/error.hpp"
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "support/checks.hpp"
@@ -41,6 +43,57 @@ namespace
         std::ifstream in(data_dir / "reference/valid/index.json");
         return json::parse(in);
     }
+
+    /// The names of the layers of `model_path`'s config whose class is one of `classes`.
+    std::vector<std::string> layer_names(const fs::path& model_path, const json& classes)
+    {
+        const json config = json::parse(h5::File::open_read(model_path.string()).read_string_attribute("", "model_config"));
+        // Keras 2.0-2.1 Sequential configs are the bare list of layers.
+        const json& layers = config["config"].is_array() ? config["config"] : config["config"]["layers"];
+        std::vector<std::string> names;
+        for (const auto& layer : layers)
+            if (std::find(classes.begin(), classes.end(), layer["class_name"]) != classes.end())
+                names.push_back(layer["config"]["name"].get<std::string>());
+        return names;
+    }
+
+    /// Loading and running a model TensorFlow rejects: the error must be one of ours (not a JSON out_of_range,
+    /// a bad_alloc...) and name the layer.
+    void check_rejected(const fs::path& dir, const json& entry, const Tensor<float>& x)
+    {
+        const std::vector<std::string> names = layer_names(dir / "model.h5", entry.at("layers"));
+        BOOST_TEST_REQUIRE(!names.empty(), "no layer of class " << entry.at("layers").dump() << " in the model config");
+        std::string what = "nothing thrown";
+        bool ours = false;
+        try
+        {
+            load_model<float>((dir / "model.h5").string())->predict(x);
+        }
+        catch (const value_error& e) // shape_error too
+        {
+            what = e.what();
+            ours = true;
+        }
+        catch (const io_error& e)
+        {
+            what = e.what();
+            ours = true;
+        }
+        catch (const std::exception& e)
+        {
+            what = std::string("not an xkeras error: ") + e.what();
+        }
+        catch (...)
+        {
+            what = "not a std::exception";
+        }
+        BOOST_TEST(ours, what);
+        const bool named = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+            return what.find("'" + name + "'") != std::string::npos;
+        });
+        BOOST_TEST(named, "the message does not name layer '" << names.front() << "': " << what);
+        BOOST_TEST_MESSAGE(dir.filename().string() << " rejected: " << what);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE(conformance)
@@ -58,7 +111,7 @@ BOOST_AUTO_TEST_CASE(reference_outputs_and_gradients)
             if (entry.value("expect_error", false))
             {
                 // Configurations TensorFlow rejects: loading or running them must raise a clear error.
-                BOOST_CHECK_THROW(load_model<float>((dir / "model.h5").string())->predict(x), std::exception);
+                check_rejected(dir, entry, x);
                 ++rejected;
                 continue;
             }

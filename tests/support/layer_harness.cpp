@@ -44,8 +44,16 @@ namespace xk::test
             std::string why;
             BOOST_TEST(close_to_scale(single->predict(tensor_cast<float>(x)), y, 1e-5, &why), why);
 
+            // Every entry of the input and of each trainable weight is compared: a test that checks nothing
+            // (or skips a weight) fails.
+            std::size_t entries = x.size();
+            for (const auto* w : layer->trainable_weights())
+                entries += w->variable.value().size();
             auto report = check_layer_gradients(*layer, x, seed);
             BOOST_TEST(report.ok, report.summary());
+            BOOST_TEST(report.checked > 0u, "the gradient check compared nothing");
+            BOOST_TEST(report.checked == entries, "the gradient check compared " << report.checked << " entries of the "
+                                                                                 << entries << " of the input and the trainable weights");
         }
     }
 }

@@ -17,7 +17,8 @@ namespace xk::test
     ///  - the config survives get_config -> make_layer -> get_config unchanged;
     ///  - compute_output_shape and the actual output agree with `expected`;
     ///  - the float layer and its double twin (same weights) agree;
-    ///  - the gradient check passes for the input and every weight.
+    ///  - the gradient check passes, having compared every entry of the input and of every trainable weight
+    ///    (a check that compared nothing fails).
     void run_layer_test(const std::string& class_name, const json& config, const Shape& input_shape,
                         const LayerExpectation& expected, std::uint64_t seed = 0);
 }
