@@ -260,4 +260,67 @@ BOOST_AUTO_TEST_CASE(progress_display_is_keras_s)
     BOOST_TEST(Progbar::format_values({{"loss", 0.00012}}) == " - loss: 1.2000e-04");
 }
 
+BOOST_AUTO_TEST_CASE(checkpoint_and_early_stopping_keep_the_best_epochs_weights_by_value)
+{
+    // SGD far past its stable step on a linear regression (the step multiplies the error by about -5): every
+    // epoch's val_loss is worse than the one before, so the best epoch is the first. The checkpoint must hold
+    // that epoch's weights, and EarlyStopping (patience 2) must stop at the third epoch and bring them back.
+    reset_layer_names();
+    set_random_seed(5);
+    auto make = [] {
+        Sequential m;
+        m.set_input({-1, 4});
+        m.add(make_layer("Dense", {{"units", 1}}));
+        return m;
+    };
+    Sequential model = make();
+    model.compile(json{{"class_name", "SGD"}, {"config", {{"learning_rate", 3.0}}}}, "mse");
+    Rng rng(9);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    Tensor<float> x({64, 4}, 0.f), y({64, 1}, 0.f);
+    for (std::size_t i = 0; i < 64; ++i)
+        for (std::size_t k = 0; k < 4; ++k)
+        {
+            x(i, k) = normal(rng);
+            y(i, 0) += x(i, k);
+        }
+    auto flat = [](Model& m) {
+        std::vector<float> out;
+        for (auto* w : m.weights())
+            out.insert(out.end(), w->variable.value().begin(), w->variable.value().end());
+        return out;
+    };
+    std::vector<std::vector<float>> per_epoch;
+    auto recorder = std::make_shared<LambdaCallback>();
+    recorder->epoch_end = [&](int, const Logs&) { per_epoch.push_back(flat(model)); };
+    ScratchDir dir;
+    const std::string best = (dir.path / "best.h5").string();
+    ModelCheckpoint::Options keep;
+    keep.save_best_only = true;
+    keep.save_weights_only = true;
+    auto checkpoint = std::make_shared<ModelCheckpoint>(best, keep);
+    EarlyStopping::Options stop;
+    stop.patience = 2;
+    stop.restore_best_weights = true;
+    auto stopper = std::make_shared<EarlyStopping>(stop);
+    FitOptions options = quiet(10, 64);
+    options.shuffle = false;
+    options.validation_data = ValidationData(x, y);
+    options.callbacks = {recorder, checkpoint, stopper};
+    History h = model.fit(x, y, options);
+
+    BOOST_TEST_REQUIRE(h.history["val_loss"].size() == 3u);
+    BOOST_TEST(h.history["val_loss"][1] > h.history["val_loss"][0]);
+    BOOST_TEST(h.history["val_loss"][2] > h.history["val_loss"][1]);
+    BOOST_TEST(stopper->stopped_epoch() == 2);
+    BOOST_TEST_REQUIRE(per_epoch.size() == 3u);
+    BOOST_TEST(per_epoch[2] != per_epoch[0]);
+    // Restored: the first epoch's weights, not the last's.
+    BOOST_TEST(flat(model) == per_epoch[0], boost::test_tools::per_element());
+    // Saved once, at the best epoch: the file holds the first epoch's weights.
+    Sequential saved = make();
+    load_weights(saved, best);
+    BOOST_TEST(flat(saved) == per_epoch[0], boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
