@@ -1,12 +1,10 @@
 #include "framework/io/hdf5_file.hpp"
 
+#include "framework/io/atomic_file.hpp"
+
 #include <hdf5.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -1315,67 +1313,12 @@ namespace xk::h5
         }
     }
 
-    namespace
-    {
-        std::function<void(const std::string&)>& before_rename_hook()
-        {
-            static std::function<void(const std::string&)> hook;
-            return hook;
-        }
-
-        /// Pushes a file's (or a directory's) data to the disk, so that a power cut after the rename cannot
-        /// leave the new name pointing at blocks that were never written.
-        void sync_to_disk(const std::string& path, bool directory, const std::string& saving)
-        {
-            int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-            XK_CHECK(fd >= 0, io_error, "Cannot write '", saving, "': opening '", path,
-                     "' to flush it failed: ", std::strerror(errno));
-            int rc = ::fsync(fd);
-            int fsync_errno = errno;
-            ::close(fd);
-            // Some file systems refuse fsync on directories (EINVAL); the data itself is synced by then.
-            XK_CHECK(rc == 0 || (directory && fsync_errno == EINVAL), io_error, "Cannot write '", saving,
-                     "': flushing '", path, "' to disk failed: ", std::strerror(fsync_errno));
-        }
-    }
-
-    namespace testing
-    {
-        void set_before_rename_hook(std::function<void(const std::string& temporary)> hook)
-        {
-            before_rename_hook() = std::move(hook);
-        }
-    }
-
     void write_atomically(const std::string& path, const std::function<void(File&)>& fill)
     {
-        static std::atomic<unsigned long> counter{0};
-        std::string temporary =
-            path + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + std::to_string(counter++);
-        try
-        {
-            {
-                File file = File::open_write(temporary);
-                fill(file);
-                file.close();
-            }
-            sync_to_disk(temporary, false, path);
-            if (before_rename_hook())
-                before_rename_hook()(temporary);
-            std::error_code ec;
-            std::filesystem::rename(temporary, path, ec);
-            if (ec)
-                throw io_error("Cannot write '" + path +
-                               "': renaming the finished temporary file failed: " + ec.message());
-        }
-        catch (...)
-        {
-            std::error_code ec;
-            std::filesystem::remove(temporary, ec);
-            throw;
-        }
-        // The rename itself lives in the directory: sync it so the new name survives a crash.
-        fs::path directory = fs::path(path).parent_path();
-        sync_to_disk(directory.empty() ? std::string(".") : directory.string(), true, path);
+        write_file_atomically(path, [&](const std::string& temporary) {
+            File file = File::open_write(temporary);
+            fill(file);
+            file.close();
+        });
     }
 } // namespace xk::h5

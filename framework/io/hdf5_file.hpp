@@ -122,18 +122,6 @@ namespace xk::h5
     /// bytes: np.array_split into the fewest chunks whose nbytes are all <= object_header_limit.
     std::vector<std::size_t> keras_attribute_chunks(std::size_t count, std::size_t item_size);
 
-    /// Writes `path` so that it either appears complete or not at all: `fill` writes a temporary file in the
-    /// same directory ("<path>.tmp-<pid>-<n>"), which is closed and renamed over `path`. If anything throws,
-    /// the temporary is removed, a previous file at `path` is untouched, and the exception propagates.
-    /// The temporary is fsync'ed before the rename and the directory after it, so the new name never points
-    /// at unwritten blocks after a crash. A process killed before the rename leaves the old file and a
-    /// "<path>.tmp-<pid>-<n>" file behind (never a half file under `path`).
+    /// write_file_atomically (framework/io/atomic_file.hpp) with an HDF5 file: `fill` writes the temporary.
     void write_atomically(const std::string& path, const std::function<void(File&)>& fill);
-
-    namespace testing
-    {
-        /// Test-only: called with the temporary's name after it is written and synced, just before the rename
-        /// (fault-injection tests kill the process there). An empty function removes the hook.
-        void set_before_rename_hook(std::function<void(const std::string& temporary)> hook);
-    }
 } // namespace xk::h5

@@ -5,6 +5,7 @@
 // Faults run in forked children, so the parent stays single-threaded: set_num_threads(1) keeps TBB from
 // starting workers before the first fork.
 #include "framework/training/callbacks.hpp"
+#include "framework/io/atomic_file.hpp"
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "framework/training/model.hpp"
@@ -235,7 +236,7 @@ BOOST_AUTO_TEST_CASE(a_process_killed_just_before_the_rename_leaves_the_old_file
 
             int status = in_child(
                 [&] {
-                    h5::testing::set_before_rename_hook([](const std::string&) { ::raise(SIGKILL); });
+                    xk::testing::set_before_rename_hook([](const std::string&) { ::raise(SIGKILL); });
                     saver.save(new_model, path);
                 },
                 path);
@@ -352,7 +353,7 @@ BOOST_AUTO_TEST_CASE(model_checkpoint_never_leaves_a_half_file)
             Sequential second = make_model(2);
             int status = in_child(
                 [&] {
-                    h5::testing::set_before_rename_hook([](const std::string&) { ::raise(SIGKILL); });
+                    xk::testing::set_before_rename_hook([](const std::string&) { ::raise(SIGKILL); });
                     fit_with_checkpoint(second, weights_only);
                 },
                 path);
