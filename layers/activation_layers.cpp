@@ -356,6 +356,15 @@ namespace xk
     }
 
     template <class T>
+    json LeakyReLU<T>::keras3_config() const
+    {
+        // Keras 3 calls alpha negative_slope.
+        json config = BasicLayer<T>::get_config();
+        config["negative_slope"] = m_alpha;
+        return config;
+    }
+
+    template <class T>
     Tensor<T> LeakyReLU<T>::forward(const Tensor& x, LayerCache<T>&) const
     {
         return relu_forward(ReluGraph<T>(m_alpha, std::nullopt, 0.0), x);
@@ -716,6 +725,15 @@ namespace xk
         json config = BasicLayer<T>::get_config();
         config["theta"] = m_theta;
         return config;
+    }
+
+    template <class T>
+    json ThresholdedReLU<T>::keras3_config() const
+    {
+        // Keras 3 dropped the layer. ReLU(threshold=theta) differs at x == theta (theta there, 0 here), so it
+        // is not offered silently in its place.
+        throw value_error(this->where() + ": Keras 3 has no ThresholdedReLU layer, so a .keras file cannot hold "
+                          "it. Save the model as .h5, or use ReLU(threshold=theta), which keeps x == theta.");
     }
 
     template <class T>

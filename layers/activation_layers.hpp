@@ -70,6 +70,7 @@ namespace xk
         std::string class_name() const override { return "LeakyReLU"; }
         PartialShape compute_output_shape(const PartialShape& input_shape) const override { return input_shape; }
         json get_config() const override;
+        json keras3_config() const override;
 
         double alpha() const { return m_alpha; }
 
@@ -180,6 +181,7 @@ namespace xk
         std::string class_name() const override { return "ThresholdedReLU"; }
         PartialShape compute_output_shape(const PartialShape& input_shape) const override { return input_shape; }
         json get_config() const override;
+        json keras3_config() const override;
 
         double theta() const { return m_theta; }
 

@@ -202,6 +202,14 @@ namespace xk
     }
 
     template <class T>
+    json BatchNormalization<T>::keras3_config() const
+    {
+        json config = get_config();
+        config["synchronized"] = m_synchronized;
+        return config;
+    }
+
+    template <class T>
     typename BatchNormalization<T>::Layout BatchNormalization<T>::layout_of(const Shape& shape) const
     {
         std::vector<long> sorted = m_axes;

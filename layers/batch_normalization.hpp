@@ -33,6 +33,7 @@ namespace xk
         /// "axis" is the argument as given before build and the resolved list of axes after it, as tf.keras
         /// 2.x writes it (a default layer saved after use says [3] for images, not -1).
         json get_config() const override;
+        json keras3_config() const override;
 
         /// The normalised axes (non-negative), known after build.
         const std::vector<long>& axes() const { return m_axes; }

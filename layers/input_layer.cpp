@@ -54,6 +54,17 @@ namespace xk
         return config;
     }
 
+    template <class T>
+    json InputLayer<T>::keras3_config() const
+    {
+        // Keras 3's InputLayer: batch_shape, and no ragged tensors.
+        json config = get_config();
+        config["batch_shape"] = config["batch_input_shape"];
+        config.erase("batch_input_shape");
+        config.erase("ragged");
+        return config;
+    }
+
     template class InputLayer<float>;
     template class InputLayer<double>;
 }

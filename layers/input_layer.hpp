@@ -16,6 +16,7 @@ namespace xk
         std::string class_name() const override { return "InputLayer"; }
         PartialShape compute_output_shape(const PartialShape& input_shape) const override { return input_shape; }
         json get_config() const override;
+        json keras3_config() const override;
         /// (None, ...): the declared shape, batch first.
         const PartialShape& batch_input_shape() const { return m_shape; }
 

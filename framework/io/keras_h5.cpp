@@ -1,12 +1,13 @@
 #include "framework/io/keras_h5.hpp"
 #include "layers/registry.hpp"
 #include "framework/io/hdf5_file.hpp"
+#include "framework/io/keras3_store.hpp"
+#include "framework/io/keras_archive.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <iterator>
 #include <map>
-#include <regex>
 
 namespace xk
 {
@@ -384,7 +385,7 @@ namespace xk
         /// model_from_config with the file (and the layer, when the message lacks it) named in every message;
         /// the exception keeps its type.
         template <class T>
-        ModelPtr<T> model_from_file_config(const json& model_config, const std::string& path)
+        ModelPtr<T> model_from_config_naming_file(const json& model_config, const std::string& path)
         {
             const std::string prefix = "Cannot load the model in '" + path + "': ";
             try
@@ -413,49 +414,13 @@ namespace xk
             }
         }
 
-        // ---- Keras 3 .weights.h5
+    }
 
-        /// Keras 3's naming.to_snake_case (non-word characters dropped, then words and humps split).
-        std::string keras3_snake_case(const std::string& class_name)
-        {
-            static const std::regex non_word("[^A-Za-z0-9_]+");
-            static const std::regex words("(.)([A-Z][a-z]+)");
-            static const std::regex humps("([a-z])([A-Z])");
-            std::string out = std::regex_replace(class_name, non_word, "");
-            out = std::regex_replace(out, words, "$1_$2");
-            out = std::regex_replace(out, humps, "$1_$2");
-            for (auto& c : out)
-                c = char(std::tolower(static_cast<unsigned char>(c)));
-            return out;
-        }
-
-        /// "layers/<key>" for each layer: Keras 3 keys list items by class, not by layer name, numbering repeats
-        /// _1, _2, ... in list order (_save_container_state).
-        template <class T>
-        std::vector<std::pair<std::string, BasicLayer<T>*>> keras3_layer_paths(BasicModel<T>& model)
-        {
-            std::vector<std::pair<std::string, BasicLayer<T>*>> out;
-            std::map<std::string, int> used;
-            for (auto* layer : model_layers(model))
-            {
-                std::string key = keras3_snake_case(layer->class_name());
-                auto it = used.find(key);
-                if (it == used.end())
-                    used.emplace(key, 0);
-                else
-                    key += "_" + std::to_string(++it->second);
-                out.emplace_back("layers/" + key, layer);
-            }
-            return out;
-        }
-
-        std::string python_list(const std::vector<std::string>& items)
-        {
-            std::string out = "[";
-            for (std::size_t i = 0; i < items.size(); ++i)
-                out += (i ? ", '" : "'") + items[i] + "'";
-            return out + "]";
-        }
+    template <class T>
+    ModelPtr<T> model_from_file_config(const json& model_config, const std::string& path)
+    {
+        check_layer_classes<T>(model_config, path);
+        return model_from_config_naming_file<T>(model_config, path);
     }
 
     bool is_keras3_weights_path(const std::string& path)
@@ -492,6 +457,14 @@ namespace xk
     template <class T>
     void save_model(BasicModel<T>& model, const std::string& path, const SavedOptimizer<T>* optimizer)
     {
+        if (is_keras_archive_path(path))
+        {
+            XK_CHECK(!optimizer || optimizer->training_config.is_null(), value_error, "Cannot save '", path,
+                     "': a .keras archive stores Keras 3's compile_config and optimizer variables, not tf.keras's "
+                     "training_config; save a compiled model with xk::Model::save.");
+            save_model_keras(model, path);
+            return;
+        }
         require_built(model, "save the model to", path);
         const std::string model_config =
             dump_json(serialize_model(model));
@@ -521,13 +494,14 @@ namespace xk
     template <class T>
     ModelPtr<T> load_model(const std::string& path)
     {
+        if (is_keras_archive_path(path))
+            return load_model_keras<T>(path);
         const File f = File::open_read(path);
         if (!f.has_attribute("", "model_config"))
             throw io_error("No model config found in the file at " + path + ".");
         const json model_config = parse_json_attribute(f, "model_config");
         if (model_config.is_null())
             throw io_error("No model config found in the file at " + path + ".");
-        check_layer_classes<T>(model_config, path);
         ModelPtr<T> model = model_from_file_config<T>(model_config, path);
         if (!model->built())
             fail_model(path, "its model_config declares no input shape (no InputLayer and no batch_input_shape on "
@@ -563,21 +537,7 @@ namespace xk
     void save_weights_keras3(BasicModel<T>& model, const std::string& path)
     {
         require_built(model, "save weights to", path);
-        h5::write_atomically(path, [&](File& f) {
-            // The model's own variables (none for a Sequential); Keras >= 3.6 names each vars group's owner.
-            f.create_group("vars");
-            f.write_string_attribute("vars", "name", model.name());
-            f.create_group("layers");
-            for (const auto& [layer_path, layer] : keras3_layer_paths(model))
-            {
-                const std::string vars = layer_path + "/vars";
-                f.create_group(vars);
-                f.write_string_attribute(vars, "name", layer->name());
-                const std::vector<Weight<T>*> weights = layer->weights();
-                for (std::size_t i = 0; i < weights.size(); ++i)
-                    f.write<float>(vars + "/" + std::to_string(i), tensor_cast<float>(weights[i]->variable.value()));
-            }
-        });
+        h5::write_atomically(path, [&](File& f) { keras3::write_model_variables(f, model); });
     }
 
     template <class T>
@@ -588,52 +548,7 @@ namespace xk
         if (!f.is_group("layers") && (has_list_attribute(f, "", "layer_names") || f.is_group("model_weights")))
             fail_weights(path, "this file has tf.keras's layer_names layout, not Keras 3's .weights.h5 store; read "
                                "it with load_weights under a name that does not end in '.weights.h5'.");
-        std::vector<Assignment<T>> assignments;
-        for (const auto& [layer_path, layer] : keras3_layer_paths(model))
-        {
-            // A missing group reads as an empty store, as in Keras 3: fine for a layer without weights.
-            const std::string vars = layer_path + "/vars";
-            const std::vector<std::string> stored = f.is_group(vars) ? f.children(vars) : std::vector<std::string>{};
-            const std::vector<Weight<T>*> weights = layer->weights();
-            if (stored.size() != weights.size())
-            {
-                if (skip_mismatch)
-                    continue;
-                std::vector<std::string> expected;
-                for (const auto* w : weights)
-                    expected.push_back(w->name);
-                fail_weights(path, "Layer '" + layer->name() + "' expected " + std::to_string(weights.size()) +
-                                       " variables, but received " + std::to_string(stored.size()) +
-                                       " variables during loading. Expected: " + python_list(expected) +
-                                       " (group " + object_name(vars) + ")");
-            }
-            std::vector<Assignment<T>> pending;
-            bool skipped = false;
-            for (std::size_t i = 0; i < weights.size() && !skipped; ++i)
-            {
-                const std::string dataset = vars + "/" + std::to_string(i);
-                if (!f.is_dataset(dataset))
-                    fail_weights(path, "Layer '" + layer->name() + "' has " + std::to_string(stored.size()) +
-                                           " entries in " + object_name(vars) + " but no dataset " +
-                                           object_name(dataset) + ".");
-                const Shape found = f.dataset_shape(dataset);
-                const Shape expected = weights[i]->variable.shape();
-                if (found != expected)
-                {
-                    skipped = skip_mismatch;
-                    if (!skipped)
-                        fail_weights(path, "Shape mismatch in layer '" + layer->name() + "' for weight '" +
-                                               weights[i]->name + "'. Weight expects shape " + shape_str(expected) +
-                                               ". Received saved weight with shape " + shape_str(found) +
-                                               " (dataset " + object_name(dataset) + ")");
-                    continue;
-                }
-                pending.push_back({weights[i], f.read<T>(dataset)});
-            }
-            if (!skipped)
-                std::move(pending.begin(), pending.end(), std::back_inserter(assignments));
-        }
-        assign_all(assignments);
+        keras3::read_model_variables(f, model, skip_mismatch, path);
     }
 
 #define XK_INSTANTIATE_KERAS_H5(T)                                                                                 \
@@ -642,6 +557,7 @@ namespace xk
     template void save_model<T>(BasicModel<T>&, const std::string&, const SavedOptimizer<T>*);                \
     template ModelPtr<T> load_model<T>(const std::string&);                                                 \
     template SavedOptimizer<T> load_optimizer_state<T>(const std::string&);                                        \
+    template ModelPtr<T> model_from_file_config<T>(const json&, const std::string&);                                        \
     template void save_weights_keras3<T>(BasicModel<T>&, const std::string&);                                 \
     template void load_weights_keras3<T>(BasicModel<T>&, const std::string&, bool);
 

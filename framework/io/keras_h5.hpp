@@ -46,20 +46,27 @@ namespace xk
     void load_weights(BasicModel<T>& model, const std::string& path, bool by_name = false,
                       bool skip_mismatch = false);
 
-    /// Writes the model like tf.keras 2.x model.save("x.h5"): root attrs keras_version, backend and
+    /// A name ending in ".keras" writes a Keras 3 archive (save_model_keras) without training state; any other
+    /// name writes the model like tf.keras 2.x model.save("x.h5"): root attrs keras_version, backend and
     /// model_config ({"class_name": "Sequential" | "Functional", "config": model.get_config()}), training_config when the
     /// optimizer gives one; /model_weights in the save_weights layout; /optimizer_weights when it has weights.
     template <class T>
     void save_model(BasicModel<T>& model, const std::string& path,
                     const SavedOptimizer<T>* optimizer = nullptr);
 
-    /// A model file of tf.keras 2.x or Keras 3 (legacy .h5): the model is rebuilt from model_config
+    /// A name ending in ".keras" is a Keras 3 archive (load_model_keras, framework/io/keras_archive.hpp), as
+    /// Keras decides; any other name a model file of tf.keras 2.x or Keras 3 (legacy .h5): the model is rebuilt from model_config
     /// (Sequential or functional: any graph, nested models included), built with its declared input shape and given the
     /// weights of /model_weights by order. Unknown layer classes and configs Keras rejects are value_errors
     /// naming the file and the layer; file problems (not HDF5, no model_config, missing or misshapen
     /// weights) are io_errors.
     template <class T = float>
     ModelPtr<T> load_model(const std::string& path);
+
+    /// A model_config read from a file: the layer classes are checked first (an unknown class is named), then
+    /// model_from_config; every message starts "Cannot load the model in '<path>': " and names the layer.
+    template <class T = float>
+    ModelPtr<T> model_from_file_config(const json& model_config, const std::string& path);
 
     /// training_config and /optimizer_weights of a model file; empty (null config, no weights) when absent.
     template <class T = float>

@@ -21,6 +21,20 @@ namespace xk
         return out;
     }
 
+    std::string keras3_snake_case(const std::string& class_name)
+    {
+        // Non-word characters dropped, then words and humps split.
+        static const std::regex non_word("[^A-Za-z0-9_]+");
+        static const std::regex words("(.)([A-Z][a-z]+)");
+        static const std::regex humps("([a-z])([A-Z])");
+        std::string out = std::regex_replace(class_name, non_word, "");
+        out = std::regex_replace(out, words, "$1_$2");
+        out = std::regex_replace(out, humps, "$1_$2");
+        for (auto& c : out)
+            c = char(std::tolower(static_cast<unsigned char>(c)));
+        return out;
+    }
+
     namespace
     {
         std::mutex names_mutex;

@@ -55,6 +55,9 @@ namespace xk
 
     /// Keras's to_snake_case: "Conv2DTranspose" -> "conv2d_transpose".
     std::string to_snake_case(const std::string& class_name);
+    /// Keras 3's naming.to_snake_case, whose words differ ("RMSprop" -> "rm_sprop"): the keys of its weights
+    /// files and its default optimizer names.
+    std::string keras3_snake_case(const std::string& class_name);
     /// Keras's unique layer names: conv2d, conv2d_1, conv2d_2, ... (zero_based = false: input_1, input_2, ...).
     std::string unique_layer_name(const std::string& prefix, bool zero_based = true);
     /// Keras's clear_session() for names: the next conv2d is "conv2d" again.
@@ -106,6 +109,9 @@ namespace xk
 
         /// Keras's config: name, trainable, dtype (and batch_input_shape when given), then the layer's own keys.
         virtual json get_config() const;
+        /// Keras 3's get_config, for `.keras` files: get_config() unless the layer's Keras 3 arguments differ;
+        /// value_error naming the layer when Keras 3 has no way to express the configuration.
+        virtual json keras3_config() const { return get_config(); }
 
         /// Runs the layer on the tape: builds on first use, checks the inputs, forward, activation, activity
         /// penalty, and one backward entry. The layer must outlive the tape's backward pass. A nested model

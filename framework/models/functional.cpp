@@ -449,6 +449,8 @@ namespace xk
         {
             std::string layer;
             std::size_t node = 0, tensor = 0;
+            // Keras 3 numbers a nested model's calls from 0 (creating it makes no node); tf.keras 2.x from 1.
+            bool nested_from_zero = false;
         };
 
         NodeRef parse_ref(const json& ref, const std::string& where)
@@ -468,7 +470,10 @@ namespace xk
             std::vector<NodeRef> out;
             std::function<void(const json&)> collect = [&](const json& v) {
                 if (v.is_object() && v.contains("keras_history"))
+                {
                     out.push_back(parse_ref(v["keras_history"], where));
+                    out.back().nested_from_zero = true;
+                }
                 else if (v.is_object() && v.contains("config") && v["config"].is_object())
                     collect(v["config"]);
                 else if (v.is_array() && !v.empty() && v[0].is_string())
@@ -567,14 +572,15 @@ namespace xk
             pending.push_back(std::move(p));
         }
 
-        // The tensor a reference names once that node exists (a nested model's first call is node 1).
+        // The tensor a reference names once that node exists (a nested model's first call is node 1 in
+        // tf.keras 2.x's references, node 0 in Keras 3's keras_history).
         auto resolve = [&](const NodeRef& ref, const std::string& user) -> std::optional<SymbolicTensor> {
             auto it = by_name.find(ref.layer);
             XK_CHECK(it != by_name.end(), value_error, where, ": layer '", user, "' names an unknown layer '",
                      ref.layer, "'.");
             Pending& source = pending[it->second];
             std::size_t index = ref.node;
-            if (source.nested)
+            if (source.nested && !ref.nested_from_zero)
             {
                 XK_CHECK(index >= 1, value_error, where, ": layer '", user, "' takes node ", ref.node, " of model '",
                          ref.layer, "', whose calls are numbered from 1.");

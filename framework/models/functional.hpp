@@ -129,10 +129,11 @@ namespace xk
         /// layer.
         static BasicFunctional from_config(const json& config);
 
-    private:
         /// Keras's numbering of a node among its layer's calls in this model (a nested model's first call is
         /// 1: its node 0 is the one that created it).
         std::size_t config_node_index(const GraphNode<T>* node) const;
+
+    private:
         json node_reference(const SymbolicTensor& tensor) const;
 
         std::string m_name;

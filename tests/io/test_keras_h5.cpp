@@ -715,7 +715,7 @@ BOOST_AUTO_TEST_CASE(real_keras3_weights_files_load_structurally)
     conv.add(xk::make_layer<float>("Conv2D", {{"name", "c"}, {"filters", 2}, {"kernel_size", 3}}));
     BOOST_CHECK_EXCEPTION(xk::load_weights_keras3(conv, dense_only), io_error,
                           message_contains({dense_only, "Layer 'c' expected 2 variables, but received 0 variables",
-                                            "/layers/conv2d/vars"}));
+                                            "no group for it in the file"}));
 }
 
 BOOST_AUTO_TEST_CASE(real_weights_only_files_load_by_order_and_by_name)

@@ -1,0 +1,122 @@
+// Keras 3 `.keras` archives: real archives load with exactly the weights their model.weights.h5 stores
+// (read here straight from the extracted HDF5 member by path), an archive xkeras writes reads back with the
+// same weights and predictions and has saving_lib's member order, and bad archives fail naming the file.
+#include "framework/io/hdf5_file.hpp"
+#include "framework/io/keras_archive.hpp"
+#include "framework/io/keras_h5.hpp"
+#include "framework/io/zip_archive.hpp"
+#include "support/checks.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace xk;
+using test::message_contains;
+
+namespace
+{
+    const std::string archives = std::string(XKERAS_TEST_DATA_DIR) + "/keras_files/archives/";
+
+    std::string scratch(const std::string& name)
+    {
+        return (std::filesystem::temp_directory_path() / ("xkeras-test-archive-" + name)).string();
+    }
+
+    /// The datasets of the archive's weights member, in the given order (independent of the loader's walk).
+    std::vector<Tensor<float>> stored(const std::string& archive, const std::vector<std::string>& datasets)
+    {
+        const std::string h5 = scratch("member.weights.h5");
+        ZipReader(archive).extract("model.weights.h5", h5, std::uint64_t(1) << 30);
+        const h5::File f = h5::File::open_read(h5);
+        std::vector<Tensor<float>> out;
+        for (const auto& d : datasets)
+            out.push_back(f.read<float>(d));
+        return out;
+    }
+
+    void expect_weights(BasicModel<float>& model, const std::vector<Tensor<float>>& want)
+    {
+        auto weights = model.weights();
+        BOOST_TEST_REQUIRE(weights.size() == want.size());
+        for (std::size_t i = 0; i < want.size(); ++i)
+            BOOST_TEST(test::close_to_scale(weights[i]->variable.value(), want[i], 0.0), "weight " << i);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(real_archives_load_with_their_stored_weights)
+{
+    // Keras 3.4.1: a Functional of two nested Functionals (their calls numbered from 0 in keras_history).
+    const std::string autoencoder = archives + "2shakilrafi__autoencoder.keras";
+    ModelPtr<float> model = load_model<float>(autoencoder);
+    BOOST_TEST(model->class_name() == "Functional");
+    std::vector<std::string> datasets;
+    for (const char* nested : {"functional", "functional_1"})
+        for (const char* dense : {"dense", "dense_1", "dense_2"})
+            for (const char* i : {"0", "1"})
+                datasets.push_back(std::string("layers/") + nested + "/layers/" + dense + "/vars/" + i);
+    expect_weights(*model, stored(autoencoder, datasets));
+
+    // tf.keras 2.13: the container is _layer_checkpoint_dependencies.
+    const std::string generator = archives + "mpnunez__generator.keras";
+    ModelPtr<float> gen = load_model<float>(generator);
+    expect_weights(*gen, stored(generator, {"_layer_checkpoint_dependencies/dense/vars/0",
+                                            "_layer_checkpoint_dependencies/dense/vars/1",
+                                            "_layer_checkpoint_dependencies/conv2d_transpose/vars/0",
+                                            "_layer_checkpoint_dependencies/conv2d_transpose/vars/1"}));
+}
+
+BOOST_AUTO_TEST_CASE(written_archive_reads_back_in_saving_lib_order)
+{
+    ModelPtr<float> model = load_model<float>(archives + "2shakilrafi__autoencoder.keras");
+    const std::string path = scratch("round_trip.keras");
+    save_model(*model, path);
+    ZipReader zip(path);
+    const std::vector<std::string> order{"metadata.json", "config.json", "model.weights.h5"};
+    BOOST_TEST(zip.members() == order, boost::test_tools::per_element());
+    const json metadata = json::parse(zip.read("metadata.json", 1 << 20));
+    BOOST_TEST(metadata["keras_version"] == written_keras3_version);
+    BOOST_TEST(metadata.contains("date_saved"));
+    const json config = json::parse(zip.read("config.json", 1 << 20));
+    BOOST_TEST(config["class_name"] == "Functional");
+    BOOST_TEST(config["module"] == "keras.src.models.functional");
+    BOOST_TEST(config["config"]["layers"][1]["class_name"] == "Functional");
+
+    ModelPtr<float> back = load_model<float>(path);
+    auto a = model->weights(), b = back->weights();
+    BOOST_TEST_REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i)
+        BOOST_TEST(test::close_to_scale(a[i]->variable.value(), b[i]->variable.value(), 0.0), "weight " << i);
+    Tensor<float> x = Tensor<float>::from_shape({2, 10});
+    for (std::size_t i = 0; i < x.size(); ++i)
+        x.data()[i] = 0.1f * float(i) - 0.7f;
+    BOOST_TEST(test::close_to_scale(model->predict(x), back->predict(x), 0.0));
+    std::filesystem::remove(path);
+}
+
+BOOST_AUTO_TEST_CASE(bad_archives_name_the_file_and_member)
+{
+    const std::string not_zip = scratch("not_zip.keras");
+    std::ofstream(not_zip) << "not a zip archive";
+    BOOST_CHECK_EXCEPTION(load_model<float>(not_zip), io_error,
+                          message_contains({not_zip, "not a valid zip archive"}));
+    const std::string no_config = scratch("no_config.keras");
+    {
+        ZipWriter zip(no_config);
+        zip.add("metadata.json", "{}");
+        zip.close();
+    }
+    BOOST_CHECK_EXCEPTION(load_model<float>(no_config), io_error,
+                          message_contains({no_config, "no 'config.json' member"}));
+    const std::string bad_json = scratch("bad_json.keras");
+    {
+        ZipWriter zip(bad_json);
+        zip.add("config.json", "{not json");
+        zip.close();
+    }
+    BOOST_CHECK_EXCEPTION(load_model<float>(bad_json), io_error,
+                          message_contains({bad_json, "'config.json' is not valid JSON"}));
+    for (const auto& p : {not_zip, no_config, bad_json})
+        std::filesystem::remove(p);
+}
