@@ -8,6 +8,7 @@ namespace xk
     ///   accum_grad = rho * accum_grad + (1 - rho) * g^2
     ///   update = sqrt(accum_var + eps) / sqrt(accum_grad + eps) * g;  w -= lr * update
     ///   accum_var = rho * accum_var + (1 - rho) * update^2
+    /// Keras 3: the same update, its slots "accumulated_grad" and "accumulated_delta_var" interleaved per weight.
     class Adadelta : public Optimizer
     {
     public:
@@ -21,6 +22,7 @@ namespace xk
         void prepare(float lr_t) override { m_lr_t = lr_t; }
         void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
         void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const override;
+        std::string keras3_slot_name(const std::string& legacy_slot) const override;
 
     private:
         double m_rho;

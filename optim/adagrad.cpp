@@ -31,6 +31,15 @@ namespace xk
         const float* g = grad.data();
         float* acc = slot(var, "accumulator").data();
         const float eps = static_cast<float>(m_epsilon);
+        if (keras3_rules())
+        {
+            for (std::size_t i = 0, n = value.size(); i < n; ++i)
+            {
+                acc[i] += g[i] * g[i];
+                w[i] -= (m_lr_t * g[i]) / std::sqrt(acc[i] + eps);
+            }
+            return;
+        }
         for (std::size_t i = 0, n = value.size(); i < n; ++i) // ApplyAdagradV2
         {
             acc[i] += g[i] * g[i];
@@ -41,5 +50,10 @@ namespace xk
     void Adagrad::adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const
     {
         prepend_missing_iterations(weights, expected);
+    }
+
+    bool Adagrad::same_update_under_keras3() const
+    {
+        return false;
     }
 }

@@ -7,6 +7,7 @@ namespace xk
     /// Config: learning_rate 0.001, initial_accumulator_value 0.1 (>= 0), epsilon 1e-7.
     /// Slot "accumulator", starting at initial_accumulator_value.
     ///   acc += g^2;  w -= lr * g / (sqrt(acc) + epsilon)
+    /// Keras 3: w -= lr * g / sqrt(acc + epsilon).
     class Adagrad : public Optimizer
     {
     public:
@@ -20,6 +21,7 @@ namespace xk
         void prepare(float lr_t) override { m_lr_t = lr_t; }
         void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
         void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const override;
+        bool same_update_under_keras3() const override;
 
     private:
         double m_initial_accumulator_value;

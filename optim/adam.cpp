@@ -13,6 +13,8 @@ namespace xk
         json nadam_config(const json& config)
         {
             json c = config.is_object() ? config : json::object();
+            if (rules_of_config(c) == UpdateRules::keras3)
+                return c; // refused by the constructor
             json decay = 0.004;
             if (auto it = c.find("schedule_decay"); it != c.end())
             {
@@ -26,8 +28,10 @@ namespace xk
 
     // ---------------------------------------------------------------- Adam
 
-    Adam::Adam(const json& config)
-        : Optimizer(config, "Adam", 0.001, {"beta_1", "beta_2", "epsilon", "amsgrad"}),
+    Adam::Adam(const json& config) : Adam(config, "Adam", std::nullopt) {}
+
+    Adam::Adam(const json& config, const std::string& class_name, std::optional<UpdateRules> rules)
+        : Optimizer(config, class_name, 0.001, {"beta_1", "beta_2", "epsilon", "amsgrad"}, rules),
           m_beta_1(config_value<double>(config, "beta_1", 0.9)),
           m_beta_2(config_value<double>(config, "beta_2", 0.999)), m_epsilon(epsilon_value(config)),
           m_amsgrad(config_value<bool>(config, "amsgrad", false))
@@ -41,6 +45,18 @@ namespace xk
 
     void Adam::create_slots(const std::vector<std::size_t>& vars)
     {
+        if (keras3_rules())
+        {
+            for (auto v : vars)
+            {
+                add_slot(v, "momentum");
+                add_slot(v, "velocity");
+            }
+            if (m_amsgrad)
+                for (auto v : vars)
+                    add_slot(v, "velocity_hat");
+            return;
+        }
         for (auto v : vars)
             add_slot(v, "m");
         for (auto v : vars)
@@ -62,11 +78,12 @@ namespace xk
     {
         float* w = value.data();
         const float* g = grad.data();
-        float* m = slot(var, "m").data();
-        float* v = slot(var, "v").data();
-        float* vhat = m_amsgrad ? slot(var, "vhat").data() : nullptr;
-        const float one_minus_beta_1 = 1.0f - static_cast<float>(m_beta_1);
-        const float one_minus_beta_2 = 1.0f - static_cast<float>(m_beta_2);
+        const bool keras3 = keras3_rules();
+        float* m = slot(var, keras3 ? "momentum" : "m").data();
+        float* v = slot(var, keras3 ? "velocity" : "v").data();
+        float* vhat = m_amsgrad ? slot(var, keras3 ? "velocity_hat" : "vhat").data() : nullptr;
+        const float one_minus_beta_1 = one_minus(m_beta_1);
+        const float one_minus_beta_2 = one_minus(m_beta_2);
         const float eps = static_cast<float>(m_epsilon);
         for (std::size_t i = 0, n = value.size(); i < n; ++i)
         {
@@ -90,6 +107,28 @@ namespace xk
             weights.resize(expected);
     }
 
+    std::string Adam::keras3_slot_name(const std::string& legacy_slot) const
+    {
+        return legacy_slot == "m" ? "momentum" : legacy_slot == "v" ? "velocity" : "velocity_hat";
+    }
+
+    // ---------------------------------------------------------------- AdamW
+
+    namespace
+    {
+        json adamw_config(const json& config)
+        {
+            json c = config.is_object() ? config : json::object();
+            if (!c.contains("weight_decay"))
+                c["weight_decay"] = 0.004;
+            XK_CHECK(!c["weight_decay"].is_null(), value_error,
+                     "Argument `weight_decay` must be a float. Received: weight_decay=None");
+            return config.is_null() || config.is_object() ? c : config;
+        }
+    }
+
+    AdamW::AdamW(const json& config) : Adam(adamw_config(config), "AdamW", UpdateRules::keras3) {}
+
     // ---------------------------------------------------------------- Adamax
 
     Adamax::Adamax(const json& config)
@@ -105,6 +144,15 @@ namespace xk
 
     void Adamax::create_slots(const std::vector<std::size_t>& vars)
     {
+        if (keras3_rules())
+        {
+            for (auto v : vars)
+            {
+                add_slot(v, "momentum");
+                add_slot(v, "norm");
+            }
+            return;
+        }
         for (auto v : vars)
             add_slot(v, "m");
         for (auto v : vars)
@@ -121,11 +169,23 @@ namespace xk
     {
         float* w = value.data();
         const float* g = grad.data();
-        float* m = slot(var, "m").data();
-        float* u = slot(var, "v").data();
-        const float one_minus_beta_1 = 1.0f - static_cast<float>(m_beta_1);
+        const bool keras3 = keras3_rules();
+        float* m = slot(var, keras3 ? "momentum" : "m").data();
+        float* u = slot(var, keras3 ? "norm" : "v").data();
+        const float one_minus_beta_1 = one_minus(m_beta_1);
         const float beta_2 = static_cast<float>(m_beta_2);
         const float eps = static_cast<float>(m_epsilon);
+        if (keras3)
+        {
+            const float bias = 1.0f - m_beta_1_power;
+            for (std::size_t i = 0, n = value.size(); i < n; ++i)
+            {
+                m[i] += (g[i] - m[i]) * one_minus_beta_1;
+                u[i] = std::max(beta_2 * u[i], std::abs(g[i]));
+                w[i] -= (m_lr_t * m[i]) / (bias * (u[i] + eps));
+            }
+            return;
+        }
         const float scaled_lr = m_lr_t / (1.0f - m_beta_1_power);
         for (std::size_t i = 0, n = value.size(); i < n; ++i) // ApplyAdaMax
         {
@@ -135,6 +195,11 @@ namespace xk
         }
     }
 
+    std::string Adamax::keras3_slot_name(const std::string& legacy_slot) const
+    {
+        return legacy_slot == "m" ? "momentum" : "norm";
+    }
+
     // ---------------------------------------------------------------- Nadam
 
     Nadam::Nadam(const json& config)
@@ -142,6 +207,9 @@ namespace xk
           m_beta_1(config_value<double>(config, "beta_1", 0.9)),
           m_beta_2(config_value<double>(config, "beta_2", 0.999)), m_epsilon(epsilon_value(config))
     {
+        XK_CHECK(!keras3_rules(), value_error,
+                 "This Nadam config has Keras 3's keys (weight_decay, use_ema, ...): Keras 3's Nadam update is not "
+                 "implemented in xkeras, only tf.keras's legacy Nadam (a config without those keys).");
         if (learning_rate_schedule())
             check_schedule();
     }

@@ -11,6 +11,8 @@ namespace xk
     ///   alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
     ///   m += (g - m) * (1 - beta_1);  v += (g^2 - v) * (1 - beta_2);  [vhat = max(vhat, v)]
     ///   w -= m * alpha / (sqrt(v or vhat) + epsilon)        (epsilon is Kingma & Ba's "epsilon hat")
+    /// Keras 3: the same update; its slots "momentum" and "velocity" are interleaved per weight, then
+    /// "velocity_hat" of every weight with amsgrad.
     class Adam : public Optimizer
     {
     public:
@@ -19,11 +21,15 @@ namespace xk
         std::string class_name() const override { return "Adam"; }
 
     protected:
+        /// For AdamW: Adam's keys under `rules`.
+        Adam(const json& config, const std::string& class_name, std::optional<UpdateRules> rules);
+
         json own_config() const override;
         void create_slots(const std::vector<std::size_t>& vars) override;
         void prepare(float lr_t) override;
         void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
         void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const override;
+        std::string keras3_slot_name(const std::string& legacy_slot) const override;
 
     private:
         double m_beta_1;
@@ -33,8 +39,19 @@ namespace xk
         float m_alpha = 0.0f;
     };
 
+    /// Keras 3's AdamW (no legacy form): Adam with decoupled weight decay, weight_decay 0.004 by default
+    /// (w -= w * weight_decay * lr before each Adam step; null is refused, as in Keras).
+    class AdamW : public Adam
+    {
+    public:
+        explicit AdamW(const json& config = json::object());
+
+        std::string class_name() const override { return "AdamW"; }
+    };
+
     /// Config: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7. Slots "m", "v".
     ///   m += (g - m) * (1 - beta_1);  v = max(beta_2 * v, |g|);  w -= lr / (1 - beta_1^t) * (m / (v + eps))
+    /// Keras 3: slots "momentum" and "norm" interleaved per weight; w -= lr * m / ((1 - beta_1^t) * (u + eps)).
     class Adamax : public Optimizer
     {
     public:
@@ -47,6 +64,7 @@ namespace xk
         void create_slots(const std::vector<std::size_t>& vars) override;
         void prepare(float lr_t) override;
         void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
+        std::string keras3_slot_name(const std::string& legacy_slot) const override;
 
     private:
         double m_beta_1;
@@ -56,6 +74,7 @@ namespace xk
         float m_beta_1_power = 0.0f;
     };
 
+    /// Legacy rules only: a Keras 3 Nadam config is refused (its update is not implemented here).
     /// Config: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7; "decay" is 0.004 and is Nadam's
     /// momentum-schedule decay, not a learning-rate decay (Keras sets it from `schedule_decay`, default 0.004,
     /// whatever `decay` says). Learning-rate schedules are rejected, as Keras does.

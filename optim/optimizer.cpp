@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 
 namespace xk
 {
@@ -56,21 +57,39 @@ namespace xk
 
     // ---------------------------------------------------------------- construction and configuration
 
-    Optimizer::Optimizer(const json& config_in, const std::string& default_name, double default_learning_rate,
-                         const std::vector<std::string>& own_keys)
-        : m_name(default_name), m_learning_rate(default_learning_rate)
+    UpdateRules rules_of_config(const json& config)
+    {
+        if (!config.is_object())
+            return UpdateRules::legacy;
+        if (auto it = config.find("is_legacy_optimizer"); it != config.end() && it->is_boolean())
+            return it->get<bool>() ? UpdateRules::legacy : UpdateRules::keras3;
+        for (const auto& key : new_optimizer_keys())
+            if (config.contains(key))
+                return UpdateRules::keras3;
+        return UpdateRules::legacy;
+    }
+
+    namespace
+    {
+        std::string python_value(const std::optional<double>& v)
+        {
+            return v ? json(*v).dump() : "None";
+        }
+    }
+
+    Optimizer::Optimizer(const json& config_in, const std::string& class_name, double default_learning_rate,
+                         const std::vector<std::string>& own_keys, std::optional<UpdateRules> forced)
+        : m_name(class_name), m_learning_rate(default_learning_rate)
     {
         const json config = config_in.is_null() ? json::object() : config_in;
-        XK_CHECK(config.is_object(), value_error, "The config of ", default_name,
+        XK_CHECK(config.is_object(), value_error, "The config of ", class_name,
                  " must be a JSON object. Received: ", config.dump(), ".");
-
-        // Keras >= 2.11 serializes this flag: true for the OptimizerV2 (legacy) optimizers we implement.
-        if (auto it = config.find("is_legacy_optimizer"); it != config.end() && !it->is_null())
-            XK_CHECK(it->is_boolean() && it->get<bool>(), value_error, "This ", default_name,
-                     " config is of the Keras >= 2.11 optimizer (is_legacy_optimizer=", it->dump(),
-                     "), whose update rules differ from OptimizerV2's; xkeras implements "
-                     "tf.keras.optimizers.legacy.",
-                     default_name, ".");
+        m_rules = forced.value_or(rules_of_config(config));
+        if (m_rules == UpdateRules::keras3)
+        {
+            read_keras3_config(config, class_name, own_keys);
+            return;
+        }
 
         std::vector<std::string> known{
             "name", "learning_rate", "lr", "decay", "clipnorm", "clipvalue", "global_clipnorm", "is_legacy_optimizer"};
@@ -78,25 +97,16 @@ namespace xk
         const std::vector<std::string> unknown = unknown_keys(config, known);
         if (!unknown.empty())
         {
-            std::string keys, allowed, newer;
+            std::string keys, allowed;
             for (const auto& key : unknown)
-            {
                 keys += (keys.empty() ? "" : ", ") + key;
-                if (std::find(new_optimizer_keys().begin(), new_optimizer_keys().end(), key) !=
-                    new_optimizer_keys().end())
-                    newer += (newer.empty() ? "`" : ", `") + key + "`";
-            }
             for (const auto& k : known)
                 allowed += (allowed.empty() ? "" : ", ") + k;
-            throw value_error("Unexpected keyword argument passed to optimizer " + default_name + ": " + keys +
-                              ". Allowed kwargs are " + allowed + "." +
-                              (newer.empty() ? ""
-                                             : " (" + newer +
-                                                   ": keys of the Keras >= 2.11 optimizers; xkeras implements the "
-                                                   "OptimizerV2 ones, tf.keras.optimizers.legacy.*.)"));
+            throw value_error("Unexpected keyword argument passed to optimizer " + class_name + ": " + keys +
+                              ". Allowed kwargs are " + allowed + ".");
         }
 
-        m_name = config_value<std::string>(config, "name", default_name);
+        m_name = config_value<std::string>(config, "name", class_name);
 
         // Keras: kwargs.get("lr", learning_rate), so the legacy `lr` wins when both are given.
         non_negative_kwarg(config, "lr");
@@ -109,7 +119,7 @@ namespace xk
             m_schedule = get_schedule(lr);
         else if (!lr.is_null())
         {
-            XK_CHECK(lr.is_number(), value_error, "Invalid value for argument `learning_rate` of ", default_name,
+            XK_CHECK(lr.is_number(), value_error, "Invalid value for argument `learning_rate` of ", class_name,
                      ". Expected a number or a serialized learning rate schedule. Received: learning_rate=", lr.dump(),
                      ".");
             m_learning_rate = lr.get<double>();
@@ -124,10 +134,110 @@ namespace xk
                  ", `global_clipnorm`=", m_global_clipnorm.value_or(0.0), ".");
     }
 
-    double Optimizer::epsilon_value(const json& config, double fallback)
+    void Optimizer::read_keras3_config(const json& config, const std::string& class_name,
+                                       const std::vector<std::string>& own_keys)
+    {
+        // BaseOptimizer.__init__: `decay` is dropped with a warning, anything else unknown is an error. Keras
+        // 2.11-2.15's new optimizers also wrote jit_compile and is_legacy_optimizer.
+        std::vector<std::string> known{"name",
+                                       "learning_rate",
+                                       "weight_decay",
+                                       "clipnorm",
+                                       "global_clipnorm",
+                                       "clipvalue",
+                                       "use_ema",
+                                       "ema_momentum",
+                                       "ema_overwrite_frequency",
+                                       "loss_scale_factor",
+                                       "gradient_accumulation_steps",
+                                       "jit_compile",
+                                       "is_legacy_optimizer",
+                                       "decay"};
+        known.insert(known.end(), own_keys.begin(), own_keys.end());
+        const std::vector<std::string> unknown = unknown_keys(config, known);
+        if (!unknown.empty())
+        {
+            json rest = json::object();
+            for (const auto& key : unknown)
+                rest[key] = config[key];
+            throw value_error("Argument(s) not recognized: " + rest.dump() + " (" + class_name +
+                              " with Keras 3's rules; `lr` and other OptimizerV2-only keys belong to configs "
+                              "without Keras 3's keys).");
+        }
+        if (auto it = config.find("decay"); it != config.end() && !it->is_null() && it->is_number() &&
+                                             it->get<double>() != 0.0)
+            std::fprintf(stderr, "WARNING: %s: `decay` is deprecated in the new Keras optimizer, please check the "
+                                 "docstring for valid arguments, or use the legacy optimizer, e.g., "
+                                 "tf.keras.optimizers.legacy.%s. It is ignored.\n",
+                         class_name.c_str(), class_name.c_str());
+
+        m_name = config_value<std::string>(config, "name", keras3_snake_case(class_name));
+        if (auto it = config.find("learning_rate"); it != config.end() && !it->is_null())
+        {
+            if (it->is_object())
+                m_schedule = get_schedule(*it);
+            else
+            {
+                XK_CHECK(it->is_number_float(), value_error,
+                         "Argument `learning_rate` should be float, or an instance of LearningRateSchedule, or a "
+                         "callable (that takes in the current iteration value and returns the corresponding "
+                         "learning rate value). Received instead: learning_rate=",
+                         it->dump());
+                m_learning_rate = it->get<double>();
+            }
+        }
+        auto optional_number = [&](const char* key) -> std::optional<double> {
+            auto it = config.find(key);
+            if (it == config.end() || it->is_null())
+                return std::nullopt;
+            XK_CHECK(it->is_number(), value_error, "Invalid value for argument `", key, "` of ", class_name,
+                     ". Expected a number or None. Received: ", key, "=", it->dump(), ".");
+            return it->get<double>();
+        };
+        m_weight_decay = optional_number("weight_decay");
+        m_clipnorm = optional_number("clipnorm");
+        m_global_clipnorm = optional_number("global_clipnorm");
+        m_clipvalue = optional_number("clipvalue");
+        const int clips = int(bool(m_clipnorm)) + int(bool(m_clipvalue)) + int(bool(m_global_clipnorm));
+        XK_CHECK(clips <= 1, value_error,
+                 "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: clipnorm=",
+                 python_value(m_clipnorm), ", clipvalue=", python_value(m_clipvalue),
+                 ", global_clipnorm=", python_value(m_global_clipnorm));
+        m_use_ema = config_value<bool>(config, "use_ema", false);
+        m_ema_momentum = config_value<double>(config, "ema_momentum", 0.99);
+        if (m_use_ema)
+            XK_CHECK(m_ema_momentum >= 0.0 && m_ema_momentum <= 1.0, value_error,
+                     "`ema_momentum` must be in the range [0, 1]. Received: ema_momentum=", m_ema_momentum);
+        if (auto it = config.find("ema_overwrite_frequency"); it != config.end() && !it->is_null())
+        {
+            XK_CHECK(it->is_number_integer() && it->get<long>() >= 1, value_error,
+                     "`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
+                     "ema_overwrite_frequency=",
+                     it->dump());
+            m_ema_overwrite_frequency = it->get<long>();
+        }
+        m_loss_scale_factor = optional_number("loss_scale_factor");
+        if (auto it = config.find("gradient_accumulation_steps"); it != config.end() && !it->is_null())
+        {
+            XK_CHECK(it->is_number_integer() && it->get<long>() >= 2, value_error,
+                     "`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                     "gradient_accumulation_steps=",
+                     it->dump());
+            m_gradient_accumulation_steps = it->get<long>();
+        }
+    }
+
+    double Optimizer::epsilon_value(const json& config, double fallback) const
     {
         double eps = config_value<double>(config, "epsilon", fallback);
-        return eps == 0.0 ? 1e-7 : eps; // Keras: `epsilon or backend_config.epsilon()`
+        if (keras3_rules())
+            return eps;
+        return eps == 0.0 ? 1e-7 : eps; // OptimizerV2: `epsilon or backend_config.epsilon()`
+    }
+
+    float Optimizer::one_minus(double x) const
+    {
+        return keras3_rules() ? static_cast<float>(1.0 - x) : 1.0f - static_cast<float>(x);
     }
 
     double Optimizer::momentum_value(const json& config)
@@ -140,6 +250,26 @@ namespace xk
 
     json Optimizer::get_config() const
     {
+        if (keras3_rules())
+        {
+            auto optional = [](const auto& v) { return v ? json(*v) : json(nullptr); };
+            json config = json::object();
+            config["name"] = m_name;
+            // Keras reads the rate back from its float32 variable.
+            config["learning_rate"] =
+                m_schedule ? serialize(*m_schedule) : json(static_cast<double>(static_cast<float>(m_learning_rate)));
+            config["weight_decay"] = optional(m_weight_decay);
+            config["clipnorm"] = optional(m_clipnorm);
+            config["global_clipnorm"] = optional(m_global_clipnorm);
+            config["clipvalue"] = optional(m_clipvalue);
+            config["use_ema"] = m_use_ema;
+            config["ema_momentum"] = m_ema_momentum;
+            config["ema_overwrite_frequency"] = optional(m_ema_overwrite_frequency);
+            config["loss_scale_factor"] = optional(m_loss_scale_factor);
+            config["gradient_accumulation_steps"] = optional(m_gradient_accumulation_steps);
+            config.update(own_config());
+            return config;
+        }
         json config = json::object();
         config["name"] = m_name;
         if (m_clipnorm)
@@ -156,6 +286,8 @@ namespace xk
 
     float Optimizer::learning_rate() const
     {
+        if (keras3_rules()) // schedule(raw iteration count); no decay
+            return m_schedule ? (*m_schedule)(m_iterations) : static_cast<float>(m_learning_rate);
         float lr = m_schedule ? (*m_schedule)(m_iterations) : static_cast<float>(m_learning_rate);
         if (m_decay > 0.0)
             lr = lr / (1.0f + static_cast<float>(m_decay) * static_cast<float>(m_iterations));
@@ -173,6 +305,16 @@ namespace xk
         XK_CHECK(schedule, value_error, "set_learning_rate was given a null schedule.");
         check_schedule();
         m_schedule = std::move(schedule);
+    }
+
+    std::int64_t Optimizer::iterations() const
+    {
+        return m_gradient_accumulation_steps ? m_iterations / *m_gradient_accumulation_steps : m_iterations;
+    }
+
+    float Optimizer::scale_loss(float loss) const
+    {
+        return m_loss_scale_factor ? loss * static_cast<float>(*m_loss_scale_factor) : loss;
     }
 
     void Optimizer::set_iterations(std::int64_t iterations)
@@ -226,8 +368,14 @@ namespace xk
                 return;
         if (std::find(m_slot_names.begin(), m_slot_names.end(), slot_name) == m_slot_names.end())
             m_slot_names.push_back(slot_name);
-        m_state.emplace_back(m_name + "/" + t.path + "/" + slot_name + ":0",
-                             Tensor<float>(t.variable.value().shape(), initial_value));
+        std::string name = m_name + "/" + t.path + "/" + slot_name + ":0";
+        if (keras3_rules()) // "adam/dense_kernel_momentum"
+        {
+            std::string flat = t.path;
+            std::replace(flat.begin(), flat.end(), '/', '_');
+            name = m_name + "/" + flat + "_" + slot_name;
+        }
+        m_state.emplace_back(std::move(name), Tensor<float>(t.variable.value().shape(), initial_value));
         t.slots.emplace_back(slot_name, m_state.size() - 1);
     }
 
@@ -263,7 +411,21 @@ namespace xk
     {
         std::vector<std::size_t> vars = track(weights, paths, false);
         if (!vars.empty())
+        {
+            create_base_slots(vars);
             create_slots(vars);
+        }
+    }
+
+    void Optimizer::create_base_slots(const std::vector<std::size_t>& vars)
+    {
+        // Keras >= 3.10's order: every average, then every accumulator.
+        if (m_use_ema)
+            for (auto v : vars)
+                add_slot(v, "average");
+        if (m_gradient_accumulation_steps)
+            for (auto v : vars)
+                add_slot(v, "gradient_accumulator");
     }
 
     std::vector<OptimizerWeight> Optimizer::get_weights() const
@@ -271,19 +433,28 @@ namespace xk
         std::vector<OptimizerWeight> out;
         Tensor<float> iter = Tensor<float>::from_shape({});
         iter() = static_cast<float>(m_iterations);
-        out.emplace_back(m_name + "/iter:0", std::move(iter));
+        out.emplace_back(m_name + (keras3_rules() ? "/iteration" : "/iter:0"), std::move(iter));
+        if (keras3_rules() && !m_schedule)
+        {
+            Tensor<float> lr = Tensor<float>::from_shape({});
+            lr() = static_cast<float>(m_learning_rate);
+            out.emplace_back(m_name + "/learning_rate", std::move(lr));
+        }
         out.insert(out.end(), m_state.begin(), m_state.end());
         return out;
     }
 
     void Optimizer::set_weights(const std::vector<OptimizerWeight>& weights_in)
     {
-        const std::size_t expected = m_state.size() + 1;
+        const std::size_t leading = keras3_rules() && !m_schedule ? 2 : 1; // iterations [, learning_rate]
+        const std::size_t expected = m_state.size() + leading;
         std::vector<OptimizerWeight> weights = weights_in;
-        adapt_loaded_weights(weights, expected);
+        if (!keras3_rules())
+            adapt_loaded_weights(weights, expected);
         XK_CHECK(weights.size() == expected, value_error, "You called `set_weights(weights)` on optimizer ", m_name,
                  " with a weight list of length ", weights_in.size(), ", but the optimizer was expecting ", expected,
-                 " weights (the iteration count and ", m_state.size(), " state variables)",
+                 " weights (the iteration count", (leading == 2 ? ", the learning rate" : ""), " and ", m_state.size(),
+                 " state variables)",
                  (m_vars.empty() ? "; build(model) creates the state of a model's weights first." : "."));
         const Tensor<float>& iter = weights[0].second;
         XK_CHECK(iter.dimension() == 0, value_error,
@@ -293,18 +464,25 @@ namespace xk
         XK_CHECK(count >= 0 && std::floor(count) == count, value_error, "Optimizer ", m_name,
                  ": the iteration count must be a non-negative integer. Received: ", count, " (provided as '",
                  weights[0].first, "').");
-        for (std::size_t i = 1; i < weights.size(); ++i)
+        if (leading == 2)
+            XK_CHECK(weights[1].second.dimension() == 0, value_error,
+                     "Optimizer weight shape () not compatible with provided weight shape ",
+                     shape_str(shape_of(weights[1].second)), " (weight #1, the learning rate, provided as '",
+                     weights[1].first, "').");
+        for (std::size_t i = leading; i < weights.size(); ++i)
         {
-            const Tensor<float>& have = m_state[i - 1].second;
+            const Tensor<float>& have = m_state[i - leading].second;
             const Tensor<float>& got = weights[i].second;
             XK_CHECK(have.shape() == got.shape(), value_error, "Optimizer weight shape ", shape_str(shape_of(have)),
                      " not compatible with provided weight shape ", shape_str(shape_of(got)), " (weight #", i, ": '",
-                     m_state[i - 1].first, "', provided as '", weights[i].first, "').");
+                     m_state[i - leading].first, "', provided as '", weights[i].first, "').");
         }
-        // Every check passed: assign.
+        // Every check passed: assign. Keras 3's learning rate is a variable, so the saved value wins.
         m_iterations = static_cast<std::int64_t>(count);
-        for (std::size_t i = 1; i < weights.size(); ++i)
-            m_state[i - 1].second = weights[i].second;
+        if (leading == 2)
+            m_learning_rate = weights[1].second();
+        for (std::size_t i = leading; i < weights.size(); ++i)
+            m_state[i - leading].second = weights[i].second;
     }
 
     void Optimizer::zero_grad(const std::vector<Weight<float>*>& weights)
@@ -316,13 +494,8 @@ namespace xk
 
     // ---------------------------------------------------------------- the update
 
-    std::vector<Tensor<float>> Optimizer::clipped_gradients(const std::vector<Weight<float>*>& weights) const
+    void Optimizer::clip_gradients(std::vector<Tensor<float>>& grads) const
     {
-        std::vector<Tensor<float>> grads;
-        grads.reserve(weights.size());
-        for (auto* w : weights)
-            grads.push_back(w->variable.grad());
-
         if (m_clipvalue) // tf.clip_by_value(g, -clipvalue, clipvalue)
         {
             const float c = static_cast<float>(*m_clipvalue);
@@ -358,7 +531,6 @@ namespace xk
                 for (auto& v : g)
                     v = v * scale;
         }
-        return grads;
     }
 
     void Optimizer::apply_gradients(const std::vector<Weight<float>*>& weights, const std::vector<std::string>& paths)
@@ -376,11 +548,22 @@ namespace xk
                  ". Provided `grads_and_vars` has no gradient (run a backward pass first).");
 
         std::vector<std::size_t> vars = track(weights, paths, true);
+        create_base_slots(vars);
         create_slots(vars);
+        if (keras3_rules())
+        {
+            apply_keras3(with_grad, vars);
+            return;
+        }
         // Without clipping the gradients are used in place, not copied.
         const bool clipping = m_clipvalue || m_clipnorm || m_global_clipnorm;
-        const std::vector<Tensor<float>> clipped =
-            clipping ? clipped_gradients(with_grad) : std::vector<Tensor<float>>{};
+        std::vector<Tensor<float>> clipped;
+        if (clipping)
+        {
+            for (auto* w : with_grad)
+                clipped.push_back(w->variable.grad());
+            clip_gradients(clipped);
+        }
         prepare(learning_rate());
         for (std::size_t i = 0; i < with_grad.size(); ++i)
         {
@@ -397,6 +580,129 @@ namespace xk
         ++m_iterations;
     }
 
+    void Optimizer::apply_keras3(const std::vector<Weight<float>*>& with_grad, const std::vector<std::size_t>& vars)
+    {
+        std::vector<Tensor<float>> grads;
+        for (std::size_t i = 0; i < with_grad.size(); ++i)
+        {
+            const Tensor<float>& g = with_grad[i]->variable.grad();
+            XK_CHECK(with_grad[i]->variable.value().shape() == g.shape(), shape_error, "Optimizer ", m_name,
+                     ": the gradient of '", m_vars[vars[i]].path, "' has shape ", shape_str(shape_of(g)),
+                     " but the weight has shape ", shape_str(shape_of(with_grad[i]->variable.value())), ".");
+            grads.push_back(g);
+        }
+        if (m_loss_scale_factor)
+        {
+            const float factor = static_cast<float>(*m_loss_scale_factor);
+            for (auto& g : grads)
+                for (auto& v : g)
+                    v = v / factor;
+        }
+        bool update = true;
+        if (m_gradient_accumulation_steps)
+        {
+            const long n = *m_gradient_accumulation_steps;
+            update = (m_iterations + 1) % n == 0;
+            const float steps = static_cast<float>(n);
+            for (std::size_t i = 0; i < grads.size(); ++i)
+            {
+                Tensor<float>& acc = slot(vars[i], "gradient_accumulator");
+                float* a = acc.data();
+                float* g = grads[i].data();
+                for (std::size_t k = 0, size = acc.size(); k < size; ++k)
+                {
+                    if (update)
+                    {
+                        g[k] = (g[k] + a[k]) / steps;
+                        a[k] = 0.0f;
+                    }
+                    else
+                        a[k] += g[k];
+                }
+            }
+        }
+        if (update)
+        {
+            clip_gradients(grads);
+            const float lr = learning_rate();
+            if (m_weight_decay)
+            {
+                const float wd = static_cast<float>(*m_weight_decay);
+                for (auto* w : with_grad)
+                    for (auto& v : w->variable.value())
+                        v = v - v * wd * lr;
+            }
+            prepare(lr);
+            for (std::size_t i = 0; i < with_grad.size(); ++i)
+                apply_dense(vars[i], with_grad[i]->variable.value(), grads[i]);
+        }
+        if (m_use_ema)
+        {
+            // Over every tracked variable, as Keras averages all trainable variables.
+            const float momentum = iterations() != 0 ? static_cast<float>(m_ema_momentum) : 0.0f;
+            const float rest = 1.0f - momentum;
+            for (std::size_t v = 0; v < m_vars.size(); ++v)
+            {
+                float* average = slot(v, "average").data();
+                const Tensor<float>& value = m_vars[v].variable.value();
+                for (std::size_t k = 0, size = value.size(); k < size; ++k)
+                    average[k] = momentum * average[k] + rest * value.data()[k];
+            }
+            if (m_ema_overwrite_frequency && (iterations() + 1) % *m_ema_overwrite_frequency == 0)
+                for (std::size_t v = 0; v < m_vars.size(); ++v)
+                    m_vars[v].variable.value() = slot(v, "average");
+        }
+        for (auto* w : with_grad)
+            if (w->constraint)
+                w->constraint->apply(w->variable.value());
+        ++m_iterations;
+    }
+
+    std::unique_ptr<Optimizer> Optimizer::as_keras3() const
+    {
+        json config = get_config();
+        if (!keras3_rules())
+        {
+            if (m_decay != 0.0 || !same_update_under_keras3())
+                std::fprintf(stderr,
+                             "WARNING: %s '%s' is saved with Keras 3's rules, whose update differs from this "
+                             "tf.keras one (%s).\n",
+                             class_name().c_str(), m_name.c_str(),
+                             m_decay != 0.0 ? "Keras 3 has no learning-rate `decay`; it is dropped"
+                                            : "epsilon sits inside the square root");
+            config.erase("decay");
+            config["use_ema"] = false; // selects Keras 3's rules; every other new key keeps its default
+        }
+        std::unique_ptr<Optimizer> twin = get_optimizer({{"class_name", class_name()}, {"config", config}});
+        std::vector<std::size_t> all;
+        for (std::size_t v = 0; v < m_vars.size(); ++v)
+        {
+            twin->m_vars.push_back({m_vars[v].variable, m_vars[v].path, {}});
+            all.push_back(v);
+        }
+        if (!all.empty())
+        {
+            twin->create_base_slots(all);
+            twin->create_slots(all);
+        }
+        for (std::size_t v = 0; v < m_vars.size(); ++v)
+            for (const auto& [slot_name, index] : m_vars[v].slots)
+                twin->slot(v, keras3_rules() ? slot_name : keras3_slot_name(slot_name)) = m_state[index].second;
+        twin->m_iterations = m_iterations;
+        twin->m_learning_rate = m_learning_rate;
+        return twin;
+    }
+
+    void Optimizer::finalize_variable_values(const std::vector<Weight<float>*>& weights)
+    {
+        if (!m_use_ema)
+            return;
+        for (auto* w : weights)
+            for (std::size_t v = 0; v < m_vars.size(); ++v)
+                if (w && m_vars[v].variable.same_node(w->variable))
+                    w->variable.value() = slot(v, "average");
+    }
+
     // ---------------------------------------------------------------- registry
 
     Registry<OptimizerPtr, const json&>& optimizer_registry()
@@ -410,6 +716,7 @@ namespace xk
             add("SGD", [](const json& c) -> OptimizerPtr { return std::make_unique<SGD>(c); });
             add("RMSprop", [](const json& c) -> OptimizerPtr { return std::make_unique<RMSprop>(c); });
             add("Adam", [](const json& c) -> OptimizerPtr { return std::make_unique<Adam>(c); });
+            add("AdamW", [](const json& c) -> OptimizerPtr { return std::make_unique<AdamW>(c); });
             add("Adamax", [](const json& c) -> OptimizerPtr { return std::make_unique<Adamax>(c); });
             add("Nadam", [](const json& c) -> OptimizerPtr { return std::make_unique<Nadam>(c); });
             add("Adagrad", [](const json& c) -> OptimizerPtr { return std::make_unique<Adagrad>(c); });

@@ -19,13 +19,13 @@ namespace xk
     void RMSprop::create_slots(const std::vector<std::size_t>& vars)
     {
         for (auto v : vars)
-            add_slot(v, "rms");
+            add_slot(v, keras3_rules() ? "velocity" : "rms");
         if (m_momentum > 0.0)
             for (auto v : vars)
                 add_slot(v, "momentum");
         if (m_centered)
             for (auto v : vars)
-                add_slot(v, "mg");
+                add_slot(v, keras3_rules() ? "average_gradient" : "mg");
     }
 
     void RMSprop::apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad)
@@ -35,8 +35,34 @@ namespace xk
         const std::size_t n = value.size();
         const float lr = m_lr_t;
         const float rho = static_cast<float>(m_rho);
-        const float one_minus_rho = 1.0f - rho;
+        const float one_minus_rho = one_minus(m_rho);
         const float eps = static_cast<float>(m_epsilon);
+        if (keras3_rules())
+        {
+            float* velocity = slot(var, "velocity").data();
+            float* average = m_centered ? slot(var, "average_gradient").data() : nullptr;
+            float* mom = m_momentum > 0.0 ? slot(var, "momentum").data() : nullptr;
+            const float momentum = static_cast<float>(m_momentum);
+            for (std::size_t i = 0; i < n; ++i)
+            {
+                velocity[i] = rho * velocity[i] + one_minus_rho * (g[i] * g[i]);
+                float denominator = velocity[i] + eps;
+                if (average)
+                {
+                    average[i] = rho * average[i] + one_minus_rho * g[i];
+                    denominator = velocity[i] - average[i] * average[i] + eps;
+                }
+                const float increment = (lr * g[i]) / std::sqrt(denominator);
+                if (mom)
+                {
+                    mom[i] = momentum * mom[i] + increment;
+                    w[i] -= mom[i];
+                }
+                else
+                    w[i] -= increment;
+            }
+            return;
+        }
         float* ms = slot(var, "rms").data();
         float* mg = m_centered ? slot(var, "mg").data() : nullptr;
         if (m_momentum > 0.0)
@@ -82,5 +108,15 @@ namespace xk
         Tensor<float> zero = Tensor<float>::from_shape({});
         zero() = 0.0f;
         weights.insert(weights.begin(), OptimizerWeight("iterations (absent, set to 0)", std::move(zero)));
+    }
+
+    std::string RMSprop::keras3_slot_name(const std::string& legacy_slot) const
+    {
+        return legacy_slot == "rms" ? "velocity" : legacy_slot == "mg" ? "average_gradient" : legacy_slot;
+    }
+
+    bool RMSprop::same_update_under_keras3() const
+    {
+        return m_momentum > 0.0;
     }
 }

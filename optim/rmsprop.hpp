@@ -12,6 +12,9 @@ namespace xk
     ///                w -= lr*g / (sqrt(d) + eps)
     ///   momentum:    rms += (g^2 - rms)*(1-rho); [mg += (g - mg)*(1-rho)]
     ///                mom = momentum*mom + lr*g / sqrt(d + eps); w -= mom
+    /// Keras 3 (slots "velocity", "momentum", "average_gradient"), with or without momentum:
+    ///   v = rho*v + (1-rho)*g^2; [a = rho*a + (1-rho)*g; d = v - a^2] ; inc = lr*g / sqrt(d + eps)
+    ///   momentum: mom = momentum*mom + inc; w -= mom      otherwise: w -= inc
     class RMSprop : public Optimizer
     {
     public:
@@ -25,6 +28,8 @@ namespace xk
         void prepare(float lr_t) override { m_lr_t = lr_t; }
         void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
         void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const override;
+        std::string keras3_slot_name(const std::string& legacy_slot) const override;
+        bool same_update_under_keras3() const override;
 
     private:
         double m_rho;

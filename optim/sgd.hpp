@@ -8,6 +8,7 @@ namespace xk
     ///   momentum 0:  w -= lr * g
     ///   momentum m:  a = m * a - lr * g;  w += a             (slot "momentum", only when m > 0)
     ///   nesterov:    a = m * a - lr * g;  w += m * a - lr * g
+    /// Keras 3's SGD takes the same steps with the same slot.
     class SGD : public Optimizer
     {
     public:

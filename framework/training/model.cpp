@@ -1,4 +1,5 @@
 #include "framework/training/model.hpp"
+#include "framework/io/keras_archive.hpp"
 #include "framework/engine/check_numerics.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "framework/engine/ops.hpp"
@@ -250,7 +251,11 @@ namespace xk
         Variable total = total_loss(tape, batch.y, y_pred, output_losses);
         if (check_numerics_enabled())
             check_finite(total.value(), "the loss '" + loss().name() + "'", where());
-        tape.backward(total);
+        // Keras 3's trainers differentiate optimizer.scale_loss(loss); the optimizer divides the factor back.
+        if (const auto& factor = optimizer().loss_scale_factor())
+            tape.backward(ops::scale(tape, total, static_cast<float>(*factor)));
+        else
+            tape.backward(total);
         optimizer().apply_gradients(trainable_weights(), trainable_weight_paths());
         for (auto* w : weights())
             w->variable.zero_grad();
@@ -392,6 +397,9 @@ namespace xk
             for (auto& c : callbacks)
                 c->on_epoch_end(epoch, logs);
         }
+        // Keras 3's fit: with use_ema the weights take their moving averages once training is over.
+        if (options.epochs > options.initial_epoch)
+            optimizer().finalize_variable_values(trainable_weights());
         for (auto& c : callbacks)
             c->on_train_end(logs);
         return *history;
@@ -516,12 +524,26 @@ namespace xk
             save_model(*m_network, path);
             return;
         }
+        // A .keras archive keeps Keras 3's compile_config and optimizer variables; writing them is not done yet.
+        XK_CHECK(!is_keras_archive_path(path), value_error, "Cannot save the compiled model '", m_network->name(),
+                 "' to '", path, "': writing the training state (compile_config, optimizer variables) into a .keras "
+                 "archive is not implemented yet. Save it as .h5, or save the uncompiled architecture and weights.");
         SavedOptimizer<float> state{training_config(), optimizer().get_weights()};
         save_model(*m_network, path, &state);
     }
 
     void Model::restore_training(const std::string& path)
     {
+        if (is_keras_archive_path(path))
+        {
+            // Compiling from Keras 3's compile_config is not implemented yet: the model loads uncompiled.
+            if (!load_training_keras<float>(path).compile_config.is_null())
+                fmt::print(stderr,
+                           "WARNING: '{}' holds a compile_config; xkeras does not compile from it yet, so the model "
+                           "is loaded uncompiled. Call compile() before training it.\n",
+                           path);
+            return;
+        }
         SavedOptimizer<float> state = load_optimizer_state<float>(path);
         const json& config = state.training_config;
         if (!(config.is_object() && config.contains("optimizer_config") && config.contains("loss")))

@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(sequential_add_and_compile)
     expect<shape_error>([&] { model.add(make_layer("Conv2D", {{"filters", 2}, {"kernel_size", 3}, {"name", "c"}})); },
                         {"'c'", "ndim"});
     expect([&] { model.add(nullptr); }, {"add"});
-    expect([&] { model.compile("adamw", "mse"); }, {"optimizer", "adamw"});
+    expect([&] { model.compile("adamq", "mse"); }, {"optimizer", "adamq"});
     expect([&] { model.compile("sgd", "mean_squared_errr"); }, {"loss", "mean_squared_errr"});
     expect([&] { model.compile("sgd", "mse", {"acuracy"}); }, {"metric", "acuracy"});
     expect([&] { model.compile(json{{"class_name", "SGD"}, {"config", {{"learning_rat", 0.1}}}}, "mse"); },
