@@ -65,7 +65,8 @@ namespace xk
 
     void Adadelta::adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const
     {
-        prepend_missing_iterations(weights, expected);
+        if (!keras3_rules()) // files of tf.keras before the iteration count was saved
+            prepend_missing_iterations(weights, expected);
     }
 
     std::string Adadelta::keras3_slot_name(const std::string& legacy_slot) const

@@ -49,11 +49,12 @@ namespace xk
 
     void Adagrad::adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const
     {
-        prepend_missing_iterations(weights, expected);
+        if (!keras3_rules()) // files of tf.keras before the iteration count was saved
+            prepend_missing_iterations(weights, expected);
     }
 
-    bool Adagrad::same_update_under_keras3() const
+    std::string Adagrad::keras3_update_difference() const
     {
-        return false;
+        return "epsilon sits inside the square root";
     }
 }

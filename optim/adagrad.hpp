@@ -21,7 +21,7 @@ namespace xk
         void prepare(float lr_t) override { m_lr_t = lr_t; }
         void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
         void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const override;
-        bool same_update_under_keras3() const override;
+        std::string keras3_update_difference() const override;
 
     private:
         double m_initial_accumulator_value;

@@ -14,7 +14,7 @@ namespace xk
         {
             json c = config.is_object() ? config : json::object();
             if (rules_of_config(c) == UpdateRules::keras3)
-                return c; // refused by the constructor
+                return c; // Keras 3's Nadam has no schedule decay
             json decay = 0.004;
             if (auto it = c.find("schedule_decay"); it != c.end())
             {
@@ -103,7 +103,7 @@ namespace xk
     {
         // Keras 1's Adam saved vhat slots even without amsgrad (3n + 1 weights): Keras drops the extra ones.
         const std::size_t num_vars = (expected - 1) / 2;
-        if (weights.size() == 3 * num_vars + 1 && weights.size() > expected)
+        if (!keras3_rules() && weights.size() == 3 * num_vars + 1 && weights.size() > expected)
             weights.resize(expected);
     }
 
@@ -207,21 +207,22 @@ namespace xk
           m_beta_1(config_value<double>(config, "beta_1", 0.9)),
           m_beta_2(config_value<double>(config, "beta_2", 0.999)), m_epsilon(epsilon_value(config))
     {
-        XK_CHECK(!keras3_rules(), value_error,
-                 "This Nadam config has Keras 3's keys (weight_decay, use_ema, ...): Keras 3's Nadam update is not "
-                 "implemented in xkeras, only tf.keras's legacy Nadam (a config without those keys).");
         if (learning_rate_schedule())
             check_schedule();
     }
 
     void Nadam::check_schedule() const
     {
+        if (keras3_rules())
+            return;
         throw value_error("The Nadam optimizer does not support tf.keras.optimizers.LearningRateSchedules as the "
                           "learning rate.");
     }
 
     float Nadam::learning_rate() const
     {
+        if (keras3_rules())
+            return Optimizer::learning_rate();
         return static_cast<float>(learning_rate_value());
     }
 
@@ -236,8 +237,17 @@ namespace xk
         {
             Tensor<float> one = Tensor<float>::from_shape({});
             one() = 1.0f;
-            m_cache = add_state("momentum_cache", std::move(one));
+            m_cache = add_state(keras3_rules() ? "u_product" : "momentum_cache", std::move(one));
             m_has_cache = true;
+        }
+        if (keras3_rules())
+        {
+            for (auto v : vars)
+            {
+                add_slot(v, "momentum");
+                add_slot(v, "velocity");
+            }
+            return;
         }
         for (auto v : vars)
             add_slot(v, "m");
@@ -254,6 +264,18 @@ namespace xk
         const float decay = static_cast<float>(this->decay());
         const float decay_base = 0.96f;
         m_lr_t = lr_t;
+        if (keras3_rules())
+        {
+            // _backend_update_step: u_product *= beta_1 (1 - 0.5 * 0.96^t) before the updates, which read it.
+            float& u_product = state(m_cache)();
+            u_product = u_product * beta_1 * (1.0f - 0.5f * std::pow(decay_base, local_step));
+            m_mu_t = beta_1 * (1.0f - 0.5f * std::pow(decay_base, local_step));
+            m_mu_t1 = beta_1 * (1.0f - 0.5f * std::pow(decay_base, next_step));
+            m_one_minus_schedule_new = 1.0f - u_product;
+            m_one_minus_schedule_next = 1.0f - u_product * m_mu_t1;
+            m_v_denominator = 1.0f - std::pow(beta_2, local_step);
+            return;
+        }
         m_mu_t = beta_1 * (1.0f - 0.5f * std::pow(decay_base, decay * local_step));
         m_mu_t1 = beta_1 * (1.0f - 0.5f * std::pow(decay_base, decay * next_step));
         float& cache = state(m_cache)();
@@ -267,6 +289,11 @@ namespace xk
 
     void Nadam::apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad)
     {
+        if (keras3_rules())
+        {
+            apply_dense_keras3(var, value, grad);
+            return;
+        }
         float* w = value.data();
         const float* g = grad.data();
         float* m = slot(var, "m").data();
@@ -287,5 +314,50 @@ namespace xk
             const float m_bar = one_minus_mu_t * g_prime + m_mu_t1 * m_prime;
             w[i] = w[i] - m_lr_t * m_bar / (std::sqrt(v_prime) + eps);
         }
+    }
+
+    void Nadam::apply_dense_keras3(std::size_t var, Tensor<float>& value, const Tensor<float>& grad)
+    {
+        float* w = value.data();
+        const float* g = grad.data();
+        float* m = slot(var, "momentum").data();
+        float* v = slot(var, "velocity").data();
+        // Keras 3 casts beta_1 and beta_2 to the variable's dtype first, so 1 - beta is taken in float32.
+        const float one_minus_beta_1 = 1.0f - static_cast<float>(m_beta_1);
+        const float one_minus_beta_2 = 1.0f - static_cast<float>(m_beta_2);
+        const float one_minus_u_t = 1.0f - m_mu_t;
+        const float eps = static_cast<float>(m_epsilon);
+        for (std::size_t i = 0, n = value.size(); i < n; ++i)
+        {
+            m[i] += (g[i] - m[i]) * one_minus_beta_1;
+            v[i] += (g[i] * g[i] - v[i]) * one_minus_beta_2;
+            const float m_hat = m_mu_t1 * m[i] / m_one_minus_schedule_next + one_minus_u_t * g[i] / m_one_minus_schedule_new;
+            const float v_hat = v[i] / m_v_denominator;
+            w[i] -= m_hat * m_lr_t / (std::sqrt(v_hat) + eps);
+        }
+    }
+
+    std::string Nadam::keras3_slot_name(const std::string& legacy_slot) const
+    {
+        return legacy_slot == "m" ? "momentum" : "velocity";
+    }
+
+    std::string Nadam::keras3_update_difference() const
+    {
+        return "Keras 3's momentum schedule is beta_1 (1 - 0.5 * 0.96^t), tf.keras's beta_1 (1 - 0.5 * "
+               "0.96^(schedule_decay * t))";
+    }
+
+    void Nadam::adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const
+    {
+        // Keras 3.10+ tracks u_product after the slots, 3.0-3.6 before them: the one scalar among the state
+        // variables tells which (a weight of shape () would be ambiguous; it is taken as 3.6's order).
+        const std::size_t at = expected - (state_count() - m_cache);
+        if (!keras3_rules() || weights.size() != expected || at >= weights.size() ||
+            weights[at].second.dimension() == 0 || weights.back().second.dimension() != 0)
+            return;
+        OptimizerWeight u_product = std::move(weights.back());
+        weights.pop_back();
+        weights.insert(weights.begin() + static_cast<std::ptrdiff_t>(at), std::move(u_product));
     }
 }

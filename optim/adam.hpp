@@ -74,15 +74,21 @@ namespace xk
         float m_beta_1_power = 0.0f;
     };
 
-    /// Legacy rules only: a Keras 3 Nadam config is refused (its update is not implemented here).
-    /// Config: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7; "decay" is 0.004 and is Nadam's
-    /// momentum-schedule decay, not a learning-rate decay (Keras sets it from `schedule_decay`, default 0.004,
-    /// whatever `decay` says). Learning-rate schedules are rejected, as Keras does.
+    /// Legacy config: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7; "decay" is 0.004 and is
+    /// Nadam's momentum-schedule decay, not a learning-rate decay (Keras sets it from `schedule_decay`, default
+    /// 0.004, whatever `decay` says). Learning-rate schedules are rejected, as Keras does.
     /// State: "momentum_cache" (a scalar, starting at 1), then slots "m", "v".
     ///   mu_t = beta_1 * (1 - 0.5 * 0.96^(decay * t)),  mu_t1 = beta_1 * (1 - 0.5 * 0.96^(decay * (t + 1)))
     ///   cache *= mu_t;  g' = g / (1 - cache);  m = beta_1*m + (1-beta_1)*g;  m' = m / (1 - cache * mu_t1)
     ///   v = beta_2*v + (1-beta_2)*g^2;  v' = v / (1 - beta_2^t)
     ///   w -= lr * ((1 - mu_t) * g' + mu_t1 * m') / (sqrt(v') + epsilon)
+    /// Keras 3 (keras/src/optimizers/nadam.py): no schedule decay (0.96^t), schedules allowed. State
+    /// "u_product" (a scalar, 1), then "momentum" and "velocity" interleaved per weight (Keras 3.0-3.6's
+    /// order; 3.10+ tracks u_product after the slots, and set_weights takes either).
+    ///   u_t = beta_1 (1 - 0.5 * 0.96^t),  u_t1 = beta_1 (1 - 0.5 * 0.96^(t+1)),  u_product *= u_t
+    ///   m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2)
+    ///   m_hat = u_t1 m / (1 - u_product u_t1) + (1 - u_t) g / (1 - u_product);  v_hat = v / (1 - beta_2^t)
+    ///   w -= m_hat lr / (sqrt(v_hat) + epsilon)
     class Nadam : public Optimizer
     {
     public:
@@ -98,12 +104,17 @@ namespace xk
         void create_slots(const std::vector<std::size_t>& vars) override;
         void prepare(float lr_t) override;
         void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
+        std::string keras3_slot_name(const std::string& legacy_slot) const override;
+        std::string keras3_update_difference() const override;
+        void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const override;
 
     private:
+        void apply_dense_keras3(std::size_t var, Tensor<float>& value, const Tensor<float>& grad);
+
         double m_beta_1;
         double m_beta_2;
         double m_epsilon;
-        std::size_t m_cache = 0; ///< index of momentum_cache in the state
+        std::size_t m_cache = 0; ///< index of momentum_cache (Keras 3: u_product) in the state
         bool m_has_cache = false;
         // Per-step coefficients (Keras's _prepare_local).
         float m_lr_t = 0.0f;

@@ -449,8 +449,7 @@ namespace xk
         const std::size_t leading = keras3_rules() && !m_schedule ? 2 : 1; // iterations [, learning_rate]
         const std::size_t expected = m_state.size() + leading;
         std::vector<OptimizerWeight> weights = weights_in;
-        if (!keras3_rules())
-            adapt_loaded_weights(weights, expected);
+        adapt_loaded_weights(weights, expected);
         XK_CHECK(weights.size() == expected, value_error, "You called `set_weights(weights)` on optimizer ", m_name,
                  " with a weight list of length ", weights_in.size(), ", but the optimizer was expecting ", expected,
                  " weights (the iteration count", (leading == 2 ? ", the learning rate" : ""), " and ", m_state.size(),
@@ -663,13 +662,14 @@ namespace xk
         json config = get_config();
         if (!keras3_rules())
         {
-            if (m_decay != 0.0 || !same_update_under_keras3())
+            std::string difference = keras3_update_difference();
+            if (difference.empty() && m_decay != 0.0)
+                difference = "Keras 3 has no learning-rate `decay`; it is dropped";
+            if (!difference.empty())
                 std::fprintf(stderr,
                              "WARNING: %s '%s' is saved with Keras 3's rules, whose update differs from this "
-                             "tf.keras one (%s).\n",
-                             class_name().c_str(), m_name.c_str(),
-                             m_decay != 0.0 ? "Keras 3 has no learning-rate `decay`; it is dropped"
-                                            : "epsilon sits inside the square root");
+                             "tf.keras one: %s.\n",
+                             class_name().c_str(), m_name.c_str(), difference.c_str());
             config.erase("decay");
             config["use_ema"] = false; // selects Keras 3's rules; every other new key keeps its default
         }
@@ -688,9 +688,27 @@ namespace xk
         for (std::size_t v = 0; v < m_vars.size(); ++v)
             for (const auto& [slot_name, index] : m_vars[v].slots)
                 twin->slot(v, keras3_rules() ? slot_name : keras3_slot_name(slot_name)) = m_state[index].second;
+        // State of no weight (Nadam's momentum product) is the same quantity under both rules, in order.
+        const std::vector<std::size_t> own = unshared_state(), twin_own = twin->unshared_state();
+        if (own.size() == twin_own.size())
+            for (std::size_t i = 0; i < own.size(); ++i)
+                twin->m_state[twin_own[i]].second = m_state[own[i]].second;
         twin->m_iterations = m_iterations;
         twin->m_learning_rate = m_learning_rate;
         return twin;
+    }
+
+    std::vector<std::size_t> Optimizer::unshared_state() const
+    {
+        std::vector<bool> of_a_weight(m_state.size(), false);
+        for (const auto& t : m_vars)
+            for (const auto& s : t.slots)
+                of_a_weight[s.second] = true;
+        std::vector<std::size_t> out;
+        for (std::size_t i = 0; i < m_state.size(); ++i)
+            if (!of_a_weight[i])
+                out.push_back(i);
+        return out;
     }
 
     void Optimizer::finalize_variable_values(const std::vector<Weight<float>*>& weights)

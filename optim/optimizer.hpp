@@ -141,8 +141,7 @@ namespace xk
         /// The same optimizer under Keras 3's rules, for a `.keras` file: the config without `decay`, the same
         /// tracked weights, iteration count and slot values (renamed and reordered as Keras 3 keeps them).
         /// Prints a warning where Keras 3's update differs from this one's (a decay, RMSprop without momentum,
-        /// Adagrad); value_error for an optimizer Keras 3's rules do not cover here (Nadam). An optimizer
-        /// already under Keras 3's rules is copied.
+        /// Adagrad, Nadam's momentum schedule). An optimizer already under Keras 3's rules is copied.
         std::unique_ptr<Optimizer> as_keras3() const;
 
         /// A weight's slot ("m", "v", "momentum", ...); value_error when it has none.
@@ -171,11 +170,12 @@ namespace xk
         virtual void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) = 0;
         /// Keras 3's name of a legacy slot ("m" -> "momentum" for Adam).
         virtual std::string keras3_slot_name(const std::string& legacy_slot) const { return legacy_slot; }
-        /// Whether Keras 3's update_step takes the same step as this legacy configuration.
-        virtual bool same_update_under_keras3() const { return true; }
+        /// How Keras 3's update_step differs from this legacy configuration's ("" when it takes the same step).
+        virtual std::string keras3_update_difference() const { return {}; }
         /// Throws for an optimizer that cannot take a schedule (Nadam).
         virtual void check_schedule() const {}
-        /// Keras's per-optimizer set_weights compatibility rules; `expected` is the current state's size.
+        /// Keras's per-optimizer set_weights compatibility rules (under the rules in force); `expected` is the
+        /// current state's size.
         virtual void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const {}
 
         /// Creates the slot unless it exists, filled with `initial_value`, named "<name>/<path>/<slot>:0".
@@ -184,6 +184,7 @@ namespace xk
         /// A state variable that belongs to no weight ("momentum_cache"), named "<name>/<weight>:0".
         std::size_t add_state(const std::string& weight_name, Tensor<float> initial_value);
         Tensor<float>& state(std::size_t index) { return m_state.at(index).second; }
+        std::size_t state_count() const { return m_state.size(); }
 
         /// Legacy: Keras's `epsilon or backend.epsilon()`, 0 and null both mean 1e-7. Keras 3 keeps a 0.
         double epsilon_value(const json& config, double fallback = 1e-7) const;
@@ -209,6 +210,8 @@ namespace xk
                                 const std::vector<std::string>& own_keys);
         void clip_gradients(std::vector<Tensor<float>>& grads) const;
         void apply_keras3(const std::vector<Weight<float>*>& with_grad, const std::vector<std::size_t>& vars);
+        /// Indices in m_state of the variables that belong to no weight (add_state), in creation order.
+        std::vector<std::size_t> unshared_state() const;
         /// Keras 3's EMA averages and gradient accumulators, created before the optimizer's own slots.
         void create_base_slots(const std::vector<std::size_t>& vars);
 

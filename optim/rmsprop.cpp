@@ -98,7 +98,8 @@ namespace xk
 
     void RMSprop::adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const
     {
-        prepend_missing_iterations(weights, expected);
+        if (!keras3_rules()) // files of tf.keras before the iteration count was saved
+            prepend_missing_iterations(weights, expected);
     }
 
     void prepend_missing_iterations(std::vector<OptimizerWeight>& weights, std::size_t expected)
@@ -115,8 +116,9 @@ namespace xk
         return legacy_slot == "rms" ? "velocity" : legacy_slot == "mg" ? "average_gradient" : legacy_slot;
     }
 
-    bool RMSprop::same_update_under_keras3() const
+    std::string RMSprop::keras3_update_difference() const
     {
-        return m_momentum > 0.0;
+        // TensorFlow's momentum kernel already takes the root of (ms + epsilon).
+        return m_momentum > 0.0 ? "" : "epsilon sits inside the square root";
     }
 }

@@ -29,7 +29,7 @@ namespace xk
         void apply_dense(std::size_t var, Tensor<float>& value, const Tensor<float>& grad) override;
         void adapt_loaded_weights(std::vector<OptimizerWeight>& weights, std::size_t expected) const override;
         std::string keras3_slot_name(const std::string& legacy_slot) const override;
-        bool same_update_under_keras3() const override;
+        std::string keras3_update_difference() const override;
 
     private:
         double m_rho;

@@ -362,9 +362,94 @@ BOOST_AUTO_TEST_CASE(config_as_keras3_writes_it)
     BOOST_CHECK_EXCEPTION(SGD(keras3({{"learning_rate", 1}})), value_error,
                           message_contains({"Argument `learning_rate` should be float", "learning_rate=1"}));
     BOOST_CHECK_EXCEPTION(SGD(keras3({{"lr", 0.1}})), value_error, message_contains("Argument(s) not recognized"));
-    // Keras 3's Nadam update is not implemented: refused by name, so a file loads uncompiled instead.
-    BOOST_CHECK_EXCEPTION(Nadam(keras3(json::object())), value_error,
-                          message_contains({"Keras 3's Nadam update is not implemented"}));
+    // Keras 3's Nadam has no schedule_decay and takes no `decay`.
+    BOOST_CHECK_EXCEPTION(Nadam(keras3({{"schedule_decay", 0.004}})), value_error,
+                          message_contains("Argument(s) not recognized"));
+    BOOST_TEST(!Nadam(keras3(json::object())).get_config().contains("decay"));
+}
+
+BOOST_AUTO_TEST_CASE(nadam_without_schedule_decay)
+{
+    // keras/src/optimizers/nadam.py: the momentum schedule is 0.96^t (tf.keras's legacy one 0.96^(0.004 t)),
+    // and u_product is updated before the weights read it.
+    const double lr = 0.02, b1 = 0.9, b2 = 0.999, eps = 1e-7;
+    Nadam opt(keras3({{"learning_rate", lr}}));
+    Vec m(3, 0.0), v(3, 0.0);
+    double u_product = 1.0;
+    run_three_steps(
+        opt,
+        [&](Vec& w, const Vec& g, int t) {
+            const double u_t = b1 * (1 - 0.5 * std::pow(0.96, t));
+            const double u_t1 = b1 * (1 - 0.5 * std::pow(0.96, t + 1));
+            u_product *= u_t;
+            for (std::size_t i = 0; i < 3; ++i)
+            {
+                m[i] += (g[i] - m[i]) * (1 - b1);
+                v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+                const double m_hat = u_t1 * m[i] / (1 - u_product * u_t1) + (1 - u_t) * g[i] / (1 - u_product);
+                const double v_hat = v[i] / (1 - std::pow(b2, t));
+                w[i] -= m_hat * lr / (std::sqrt(v_hat) + eps);
+            }
+        },
+        "Nadam");
+    // State: iteration, learning_rate, u_product, then momentum and velocity per weight (Keras 3.6's order).
+    const auto state = opt.get_weights();
+    BOOST_TEST_REQUIRE(state.size() == 5u);
+    BOOST_TEST(state[2].first == "nadam/u_product:0");
+    BOOST_TEST(state[2].second() == static_cast<float>(u_product), boost::test_tools::tolerance(1e-6f));
+    BOOST_TEST(state[3].first == "nadam/kernel_momentum");
+    // Keras 3.10+ tracks u_product last: set_weights puts it back in its place.
+    std::vector<OptimizerWeight> newer{state[0], state[1], state[3], state[4], state[2]};
+    newer[4].second() = 0.5f;
+    opt.set_weights(newer);
+    BOOST_TEST(opt.get_weights()[2].second() == 0.5f);
+    BOOST_TEST(opt.get_weights()[3].second(0) == state[3].second(0));
+}
+
+BOOST_AUTO_TEST_CASE(as_keras3_carries_the_state_over)
+{
+    // A tf.keras Adam after two steps, saved under Keras 3's rules: the same iteration count and moments
+    // under Keras 3's names, and the same next step (Adam's update is the same under both rules).
+    Adam legacy(json{{"learning_rate", 0.05}});
+    Weight<float> a = make_weight(w0), b = make_weight(w0);
+    for (int t = 0; t < 2; ++t)
+    {
+        set_grad(a, grads[t]);
+        legacy.apply_gradients({&a}, {"dense/kernel"});
+    }
+    std::unique_ptr<Optimizer> twin = legacy.as_keras3();
+    BOOST_TEST((twin->rules() == UpdateRules::keras3));
+    BOOST_TEST(!twin->get_config().contains("decay"));
+    BOOST_TEST(twin->raw_iterations() == 2);
+    const auto state = twin->get_weights();
+    BOOST_TEST_REQUIRE(state.size() == 4u);
+    BOOST_TEST(state[2].first == "Adam/dense_kernel_momentum");
+    expect_close(state[2].second, {legacy.get_slot(a.variable, "m")(0), legacy.get_slot(a.variable, "m")(1),
+                                   legacy.get_slot(a.variable, "m")(2)},
+                 0.0, "momentum");
+    expect_close(state[3].second, {legacy.get_slot(a.variable, "v")(0), legacy.get_slot(a.variable, "v")(1),
+                                   legacy.get_slot(a.variable, "v")(2)},
+                 0.0, "velocity");
+    // The twin tracks the same variable: its next step continues the legacy one.
+    b.variable.value() = a.variable.value();
+    Adam continued(json{{"learning_rate", 0.05}});
+    continued.build({&b}, {"dense/kernel"});
+    continued.set_weights(legacy.get_weights());
+    set_grad(b, grads[2]);
+    continued.apply_gradients({&b});
+    set_grad(a, grads[2]);
+    twin->apply_gradients({&a});
+    const Tensor<float>& want = b.variable.value();
+    expect_close(a.variable.value(), {want(0), want(1), want(2)}, 1e-6, "the step after conversion");
+
+    // Nadam's momentum product carries over as u_product.
+    Nadam nadam(json{{"learning_rate", 0.01}});
+    Weight<float> c = make_weight(w0);
+    set_grad(c, grads[0]);
+    nadam.apply_gradients({&c});
+    const float cache = nadam.get_weights()[1].second();
+    BOOST_TEST(cache != 1.0f);
+    BOOST_TEST(nadam.as_keras3()->get_weights()[2].second() == cache);
 }
 
 BOOST_AUTO_TEST_CASE(state_in_keras3_order_and_names)
