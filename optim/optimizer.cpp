@@ -755,10 +755,19 @@ namespace xk
         XK_CHECK(name != identifier.end() && name->is_string(), value_error,
                  "Improper config format: ", identifier.dump(),
                  ". Expecting a JSON object with `class_name` and `config` as keys.");
-        const std::string class_name = name->get<std::string>();
+        std::string class_name = name->get<std::string>();
         auto config = identifier.find("config");
         bool no_config = config == identifier.end() || config->is_null();
-        return optimizer_registry().create(lower(class_name), no_config ? json::object() : *config);
+        json options = no_config ? json::object() : *config;
+        // TF 2.9-2.10 registered its experimental (Keras 3 style) optimizers as custom objects: "Custom>Adam".
+        const std::string custom_prefix = "Custom>";
+        if (class_name.rfind(custom_prefix, 0) == 0 && optimizer_registry().contains(lower(class_name.substr(custom_prefix.size()))))
+        {
+            class_name = class_name.substr(custom_prefix.size());
+            if (options.is_object() && rules_of_config(options) == UpdateRules::legacy)
+                options["is_legacy_optimizer"] = false;
+        }
+        return optimizer_registry().create(lower(class_name), options);
     }
 
     json serialize(const Optimizer& optimizer)

@@ -21,6 +21,14 @@ namespace xk
         using value_error::value_error;
     };
 
+    /// A name (a class, a function, a module) that no registry of this build knows: a file whose training
+    /// configuration names one loads uncompiled, as Keras does with objects it cannot deserialize.
+    class unknown_identifier_error : public value_error
+    {
+    public:
+        using value_error::value_error;
+    };
+
     /// A file that cannot be read or written, or whose content does not match the model.
     class io_error : public std::runtime_error
     {

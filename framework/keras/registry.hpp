@@ -32,7 +32,7 @@ namespace xk
         {
             auto it = m_factories.find(name);
             if (it == m_factories.end())
-                throw value_error("Unknown " + m_kind + ": '" + name + "'. Expected one of: " + known_names() +
+                throw unknown_identifier_error("Unknown " + m_kind + ": '" + name + "'. Expected one of: " + known_names() +
                                   ".");
             return it->second(std::forward<Args>(args)...);
         }

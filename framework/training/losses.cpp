@@ -404,12 +404,28 @@ namespace xk
         const KindInfo& k = info(kind);
         XK_CHECK(config.is_object(), value_error, "The config of ", k.class_name,
                  " must be a JSON object. Received: ", config.dump(), ".");
-        std::vector<std::string> known{"reduction", "name"};
+        // Keras 3 adds dtype (null or float32); tf.keras 2.13+ LossFunctionWrapper configs carry their fn.
+        std::vector<std::string> known{"reduction", "name", "dtype", "fn"};
         known.insert(known.end(), k.keys.begin(), k.keys.end());
         auto unknown = unknown_keys(config, known);
         XK_CHECK(unknown.empty(), value_error, k.class_name, " got an unexpected keyword argument '",
                  unknown.empty() ? "" : unknown.front(), "'.");
 
+        if (auto dtype = config.find("dtype"); dtype != config.end())
+        {
+            const json name = dtype->is_object() ? dtype->value("config", json::object()).value("name", json()) : *dtype;
+            XK_CHECK(name.is_null() || name == "float32", value_error, "Invalid value for argument `dtype` of ",
+                     k.class_name, ". Only float32 is supported. Received: dtype=", dtype->dump(), ".");
+        }
+        if (auto fn = config.find("fn"); fn != config.end())
+        {
+            // A string, or saving_lib's {"class_name": "function", "config": "<name>"}.
+            const json name = fn->is_object() ? fn->value("config", json()) : *fn;
+            auto own = name.is_string() ? function_names().find(name.get<std::string>()) : function_names().end();
+            XK_CHECK(own != function_names().end() && own->second == kind, value_error, "Invalid value for argument `fn` of ",
+                     k.class_name, ": expected its own loss function (", k.default_name, "). Received: fn=", fn->dump(),
+                     ".");
+        }
         m_name = config_value<std::string>(config, "name", m_name);
         m_reduction = config_value<std::string>(config, "reduction", "auto");
         XK_CHECK(m_reduction == "auto" || m_reduction == "sum_over_batch_size" || m_reduction == "sum", value_error,
@@ -432,7 +448,7 @@ namespace xk
     Loss Loss::function(const std::string& name)
     {
         auto it = function_names().find(name);
-        XK_CHECK(it != function_names().end(), value_error, "Unknown loss function: '", name,
+        XK_CHECK(it != function_names().end(), unknown_identifier_error, "Unknown loss function: '", name,
                  "'. Expected one of: ", known_losses(), ".");
         Loss loss(it->second);
         loss.m_name = name;
@@ -498,7 +514,7 @@ namespace xk
             if (function_names().count(name))
                 return Loss::function(name);
             auto it = class_names().find(name);
-            XK_CHECK(it != class_names().end(), value_error, "Unknown loss function: '", name,
+            XK_CHECK(it != class_names().end(), unknown_identifier_error, "Unknown loss function: '", name,
                      "'. Expected one of: ", known_losses(), ".");
             return Loss(it->second);
         }
@@ -509,7 +525,7 @@ namespace xk
                  "Improper config format: ", identifier.dump(),
                  ". Expecting a JSON object with `class_name` and `config` as keys.");
         auto it = class_names().find(name->get<std::string>());
-        XK_CHECK(it != class_names().end(), value_error, "Unknown loss class: '", name->get<std::string>(),
+        XK_CHECK(it != class_names().end(), unknown_identifier_error, "Unknown loss class: '", name->get<std::string>(),
                  "'. Expected one of: ", known_losses(), ".");
         auto config = identifier.find("config");
         return Loss(it->second, config == identifier.end() ? json::object() : *config);

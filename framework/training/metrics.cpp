@@ -309,7 +309,7 @@ namespace xk
     Metric Metric::function(const std::string& name)
     {
         auto it = function_names().find(name);
-        XK_CHECK(it != function_names().end(), value_error, "Unknown metric function: '", name,
+        XK_CHECK(it != function_names().end(), unknown_identifier_error, "Unknown metric function: '", name,
                  "'. Expected one of: ", known_metrics(), ".");
         Metric metric(it->second, {{"name", name}});
         metric.m_is_function = true;
@@ -397,7 +397,7 @@ namespace xk
             if (function_names().count(name))
                 return Metric::function(name);
             auto it = class_names().find(name);
-            XK_CHECK(it != class_names().end(), value_error, "Unknown metric function: '", name,
+            XK_CHECK(it != class_names().end(), unknown_identifier_error, "Unknown metric function: '", name,
                      "'. Expected one of: ", known_metrics(), ".");
             return Metric(it->second);
         }
@@ -407,10 +407,22 @@ namespace xk
         XK_CHECK(name != identifier.end() && name->is_string(), value_error,
                  "Improper config format: ", identifier.dump(),
                  ". Expecting a JSON object with `class_name` and `config` as keys.");
-        auto it = class_names().find(name->get<std::string>());
-        XK_CHECK(it != class_names().end(), value_error, "Unknown metric class: '", name->get<std::string>(),
-                 "'. Expected one of: ", known_metrics(), ".");
         auto config = identifier.find("config");
+        if (*name == "MeanMetricWrapper" && config != identifier.end() && config->is_object() && config->contains("fn"))
+        {
+            // tf.keras's compiled string metrics: {"name": "accuracy", "fn": "categorical_accuracy"}.
+            const json& fn = (*config)["fn"];
+            const json fn_name = fn.is_object() ? fn.value("config", json()) : fn;
+            XK_CHECK(fn_name.is_string() && function_names().count(fn_name.get<std::string>()), unknown_identifier_error,
+                     "Unknown metric function: ", fn.dump(), " (the fn of a MeanMetricWrapper). Expected one of: ",
+                     known_metrics(), ".");
+            json rest = *config;
+            rest.erase("fn");
+            return Metric(function_names().at(fn_name.get<std::string>()), rest);
+        }
+        auto it = class_names().find(name->get<std::string>());
+        XK_CHECK(it != class_names().end(), unknown_identifier_error, "Unknown metric class: '", name->get<std::string>(),
+                 "'. Expected one of: ", known_metrics(), ".");
         return Metric(it->second, config == identifier.end() ? json::object() : *config);
     }
 
