@@ -1,9 +1,11 @@
 #include "framework/training/model.hpp"
-#include "framework/io/keras_archive.hpp"
+
 #include "framework/engine/check_numerics.hpp"
-#include "framework/io/keras_h5.hpp"
 #include "framework/engine/ops.hpp"
 #include "framework/engine/random.hpp"
+#include "framework/io/keras_archive.hpp"
+#include "framework/io/keras_h5.hpp"
+#include "framework/training/keras3_compile.hpp"
 
 #include <fmt/format.h>
 
@@ -524,24 +526,91 @@ namespace xk
             save_model(*m_network, path);
             return;
         }
-        // A .keras archive keeps Keras 3's compile_config and optimizer variables; writing them is not done yet.
-        XK_CHECK(!is_keras_archive_path(path), value_error, "Cannot save the compiled model '", m_network->name(),
-                 "' to '", path, "': writing the training state (compile_config, optimizer variables) into a .keras "
-                 "archive is not implemented yet. Save it as .h5, or save the uncompiled architecture and weights.");
+        if (is_keras_archive_path(path))
+        {
+            // A .keras file holds a Keras 3 optimizer: the same state under Keras 3's names and order, built
+            // as compile_from_config builds it on load so the variable counts agree.
+            std::unique_ptr<Optimizer> keras3 = optimizer().as_keras3();
+            keras3->build(trainable_weights(), trainable_weight_paths());
+            SavedTraining<float> training{keras3_compile_config(training_config(), *keras3), {}};
+            for (auto& [name, value] : keras3->get_weights())
+                training.optimizer_variables.push_back(std::move(value));
+            save_model_keras(*m_network, path, &training);
+            return;
+        }
         SavedOptimizer<float> state{training_config(), optimizer().get_weights()};
         save_model(*m_network, path, &state);
+    }
+
+    namespace
+    {
+        /// Keras's answer to a training configuration naming what it cannot build: the model loads uncompiled.
+        void warn_uncompiled(const std::string& path, const std::string& why)
+        {
+            fmt::print(stderr,
+                       "WARNING: The model in '{}' is loaded uncompiled: its training configuration cannot be "
+                       "compiled here ({}). Call compile() before training it.\n",
+                       path, why);
+        }
+    }
+
+    void Model::restore_keras_training(const std::string& path)
+    {
+        SavedTraining<float> saved = load_training_keras<float>(path);
+        if (saved.compile_config.is_null())
+            return;
+        CompileArguments arguments;
+        try
+        {
+            arguments = compile_arguments_of(saved.compile_config, path);
+            compile(arguments.optimizer, arguments.loss, arguments.metrics, arguments.loss_weights);
+        }
+        catch (const unknown_identifier_error& e)
+        {
+            warn_uncompiled(path, e.what());
+            return;
+        }
+        catch (const value_error& e)
+        {
+            throw value_error(
+                detail::concat("Cannot compile the model saved in '", path, "' from its compile_config: ", e.what()));
+        }
+        Optimizer& opt = optimizer();
+        opt.build(trainable_weights(), trainable_weight_paths());
+        if (saved.optimizer_variables.empty())
+            return;
+        std::vector<OptimizerWeight> weights = opt.get_weights();
+        // BaseOptimizer.load_own_variables: a count that differs (an optimizer saved before its first step, or
+        // by tf.keras 2.x without a learning-rate variable) is skipped with a warning.
+        if (weights.size() != saved.optimizer_variables.size())
+        {
+            fmt::print(stderr,
+                       "WARNING: Skipping variable loading for optimizer '{}' of '{}', because it has {} variables "
+                       "whereas the saved optimizer has {} variables.\n",
+                       opt.name(), path, weights.size(), saved.optimizer_variables.size());
+            return;
+        }
+        for (std::size_t i = 0; i < weights.size(); ++i)
+            weights[i].second = std::move(saved.optimizer_variables[i]);
+        try
+        {
+            opt.set_weights(weights);
+        }
+        catch (const value_error& e)
+        {
+            fmt::print(stderr,
+                       "WARNING: Error in loading the saved optimizer state from '{}' ({}). As a result, your model is "
+                       "starting with a freshly initialized optimizer.\n",
+                       path, e.what());
+            compile(arguments.optimizer, arguments.loss, arguments.metrics, arguments.loss_weights);
+        }
     }
 
     void Model::restore_training(const std::string& path)
     {
         if (is_keras_archive_path(path))
         {
-            // Compiling from Keras 3's compile_config is not implemented yet: the model loads uncompiled.
-            if (!load_training_keras<float>(path).compile_config.is_null())
-                fmt::print(stderr,
-                           "WARNING: '{}' holds a compile_config; xkeras does not compile from it yet, so the model "
-                           "is loaded uncompiled. Call compile() before training it.\n",
-                           path);
+            restore_keras_training(path);
             return;
         }
         SavedOptimizer<float> state = load_optimizer_state<float>(path);
@@ -554,6 +623,11 @@ namespace xk
         try
         {
             compile_saved();
+        }
+        catch (const unknown_identifier_error& e)
+        {
+            warn_uncompiled(path, e.what());
+            return;
         }
         catch (const value_error& e)
         {

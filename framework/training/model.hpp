@@ -112,12 +112,15 @@ namespace xk
         json training_config() const;
         /// model.save: architecture, weights and, when compiled, the optimizer's state.
         void save(const std::string& path);
-        /// load_model, compiled again from the file's training_config when it has one.
+        /// load_model, compiled again from the file's training_config (a .keras file's compile_config) when it
+        /// has one; uncompiled, with a warning, when that names something xkeras lacks (a custom loss, ...).
         static Model load(const std::string& path);
 
     protected:
         /// Compiles from a file's training_config and restores the optimizer's saved state.
         void restore_training(const std::string& path);
+        /// The same from a .keras archive's compile_config and /optimizer/vars.
+        void restore_keras_training(const std::string& path);
 
         ModelPtr<float> m_network;
 
