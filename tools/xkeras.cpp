@@ -1,11 +1,13 @@
 // xkeras: Keras model files from the command line.
 //
-//   xkeras summary   MODEL.h5
-//   xkeras predict   MODEL.h5 INPUT.h5 OUTPUT.h5     (x -> y)
-//   xkeras grad      MODEL.h5 INPUT.h5 OUTPUT.h5     (x, upstream -> y, dx, model_weights/...)
-//   xkeras gradcheck MODEL.h5 [INPUT.h5]
-//   xkeras convert   MODEL.h5 IN OUT                  (weights: tf.keras .h5 <-> Keras 3 .weights.h5)
+//   xkeras summary   MODEL
+//   xkeras predict   MODEL INPUT.h5 OUTPUT.h5        (x -> y)
+//   xkeras grad      MODEL INPUT.h5 OUTPUT.h5        (x, upstream -> y, dx, model_weights/...)
+//   xkeras gradcheck MODEL [INPUT.h5]
+//   xkeras convert   IN OUT                          (models: tf.keras .h5 <-> Keras 3 .keras, training state too)
+//   xkeras convert   MODEL IN OUT                    (weights: tf.keras .h5 <-> Keras 3 .weights.h5)
 //
+// MODEL is a model file, .h5 or .keras (chosen by the extension, as Keras does).
 // Sequential and functional models alike. A model of several inputs reads datasets x0, x1, ... (in the order
 // of its inputs) instead of x; several outputs write y0, y1, ... (and take upstream0, upstream1, ...; grad
 // writes dx0, dx1, ...).
@@ -17,6 +19,7 @@
 #include "framework/io/keras_h5.hpp"
 #include "framework/engine/parallel.hpp"
 #include "framework/models/functional.hpp"
+#include "framework/training/model.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -199,7 +202,18 @@ namespace
         return all_ok ? 0 : exit_failed_check;
     }
 
-    void convert(const std::string& model_path, const std::string& in_path, const std::string& out_path)
+    /// A model file to another format: architecture, weights and, when compiled, the training state (the
+    /// optimizer under Keras 3's rules in a .keras file, with a warning where its update differs).
+    void convert_model(const std::string& in_path, const std::string& out_path)
+    {
+        for (const auto& path : {in_path, out_path})
+            XK_CHECK(!is_keras3_weights_path(path), value_error, "convert IN OUT converts model files (.h5, .keras); '",
+                     path, "' is a weights file: give the model too (convert MODEL IN OUT).");
+        Model model = Model::load(in_path);
+        model.save(out_path);
+    }
+
+    void convert_weights(const std::string& model_path, const std::string& in_path, const std::string& out_path)
     {
         XK_CHECK(is_keras3_weights_path(in_path) != is_keras3_weights_path(out_path), value_error,
                  "convert moves weights between the tf.keras .h5 layout and Keras 3's .weights.h5: exactly one of '",
@@ -212,16 +226,17 @@ namespace
 
 int main(int argc, char** argv)
 {
-    CLI::App app{"xkeras: Keras HDF5 model files from the command line"};
+    CLI::App app{"xkeras: Keras model files (.h5, .keras) from the command line"};
     app.require_subcommand(1);
-    std::string model_path, input_path, output_path, in_path;
+    std::string model_path, input_path, output_path;
+    std::vector<std::string> convert_files;
     int threads = 0;
     app.add_option("--threads", threads,
                    "worker threads for the whole run (default: XKERAS_NUM_THREADS, else every core)")
         ->check(CLI::PositiveNumber);
 
-    auto* summary_cmd = app.add_subcommand("summary", "Print a Keras-like summary of MODEL.h5");
-    summary_cmd->add_option("MODEL", model_path, "a Keras model file")->required();
+    auto* summary_cmd = app.add_subcommand("summary", "Print a Keras-like summary of MODEL");
+    summary_cmd->add_option("MODEL", model_path, "a Keras model file (.h5 or .keras)")->required();
 
     app.footer("A model of several inputs reads datasets x0, x1, ... (in the order of the model's inputs) instead of "
                "x; several outputs are written as y0, y1, ... (grad: upstream0, ... in, dx0, ... out).");
@@ -231,19 +246,19 @@ int main(int argc, char** argv)
                 "sum(y * upstream) + the model's regularization losses");
     for (auto* cmd : {predict_cmd, grad_cmd})
     {
-        cmd->add_option("MODEL", model_path, "a Keras model file")->required();
+        cmd->add_option("MODEL", model_path, "a Keras model file (.h5 or .keras)")->required();
         cmd->add_option("INPUT", input_path, "an HDF5 file with dataset x (batch first)")->required();
         cmd->add_option("OUTPUT", output_path, "the HDF5 file to write")->required();
     }
 
     auto* gradcheck_cmd = app.add_subcommand("gradcheck", "Finite-difference check of every layer in double precision");
-    gradcheck_cmd->add_option("MODEL", model_path, "a Keras model file")->required();
+    gradcheck_cmd->add_option("MODEL", model_path, "a Keras model file (.h5 or .keras)")->required();
     gradcheck_cmd->add_option("INPUT", input_path, "an HDF5 file with dataset x (default: random input)");
 
-    auto* convert_cmd = app.add_subcommand("convert", "Convert weights between tf.keras .h5 and Keras 3 .weights.h5");
-    convert_cmd->add_option("MODEL", model_path, "the model file giving the architecture")->required();
-    convert_cmd->add_option("IN", in_path, "weights to read")->required();
-    convert_cmd->add_option("OUT", output_path, "weights to write")->required();
+    auto* convert_cmd = app.add_subcommand(
+        "convert", "IN OUT: convert a model between .h5 and .keras; MODEL IN OUT: convert weights between tf.keras "
+                   ".h5 and Keras 3 .weights.h5 (MODEL gives the architecture)");
+    convert_cmd->add_option("FILES", convert_files, "IN OUT, or MODEL IN OUT")->required()->expected(2, 3);
 
     try
     {
@@ -274,7 +289,12 @@ int main(int argc, char** argv)
         else if (gradcheck_cmd->parsed())
             return gradcheck(model_path, input_path);
         else if (convert_cmd->parsed())
-            convert(model_path, in_path, output_path);
+        {
+            if (convert_files.size() == 2)
+                convert_model(convert_files[0], convert_files[1]);
+            else
+                convert_weights(convert_files[0], convert_files[1], convert_files[2]);
+        }
         return 0;
     }
     catch (const std::exception& e)

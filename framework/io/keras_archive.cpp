@@ -401,6 +401,19 @@ namespace xk
     }
 
     template <class T>
+    void load_weights_keras(BasicModel<T>& model, const std::string& path, bool skip_mismatch)
+    {
+        XK_CHECK(model.built(), value_error, "Unable to load weights from '", path, "': ", model.class_name(),
+                 " model '", model.name(), "' has not created its weights yet. Build it first.");
+        const ZipReader zip(path);
+        with_weights_file(zip, [&](const std::string& weights) {
+            const h5::File f = h5::File::open_read(weights);
+            keras3::read_model_variables(f, model, skip_mismatch, member_label(path, weights_member));
+            return 0;
+        });
+    }
+
+    template <class T>
     SavedTraining<T> load_training_keras(const std::string& path)
     {
         const ZipReader zip = open_archive(path);
@@ -419,6 +432,7 @@ namespace xk
     template json keras3_model_config<T>(const BasicModel<T>&);                                                 \
     template void save_model_keras<T>(BasicModel<T>&, const std::string&, const SavedTraining<T>*);            \
     template ModelPtr<T> load_model_keras<T>(const std::string&);                                                \
+    template void load_weights_keras<T>(BasicModel<T>&, const std::string&, bool);                              \
     template SavedTraining<T> load_training_keras<T>(const std::string&);
 
     XK_INSTANTIATE_KERAS_ARCHIVE(float)

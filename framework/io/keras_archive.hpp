@@ -38,6 +38,11 @@ namespace xk
     template <class T = float>
     ModelPtr<T> load_model_keras(const std::string& path);
 
+    /// Keras 3's model.load_weights("x.keras") (saving_lib.load_weights_only): the weights of the archive's
+    /// model.weights.h5 into `model`, which must have the archive model's layers.
+    template <class T>
+    void load_weights_keras(BasicModel<T>& model, const std::string& path, bool skip_mismatch = false);
+
     /// config.json's compile_config (null when absent) and /optimizer/vars of model.weights.h5.
     template <class T = float>
     SavedTraining<T> load_training_keras(const std::string& path);

@@ -444,6 +444,13 @@ namespace xk
     template <class T>
     void load_weights(BasicModel<T>& model, const std::string& path, bool by_name, bool skip_mismatch)
     {
+        if (is_keras_archive_path(path))
+        {
+            XK_CHECK(!by_name, value_error,
+                     "`by_name` only supports loading legacy '.h5' or '.hdf5' files. Received: filepath=", path);
+            load_weights_keras(model, path, skip_mismatch);
+            return;
+        }
         if (is_keras3_weights_path(path))
         {
             XK_CHECK(!by_name, value_error,

@@ -40,7 +40,8 @@ namespace xk
     /// the model are paired in order, names ignored. by_name: each model layer takes the group of its name;
     /// layers missing on either side are left alone. skip_mismatch: a layer whose weight count or shapes
     /// differ is skipped instead of raising. Nothing is assigned unless every check passes.
-    /// A ".weights.h5" name is read as Keras 3's layout (by_name is then a value_error, as in Keras 3).
+    /// A ".weights.h5" name is read as Keras 3's layout, a ".keras" archive by its model.weights.h5 (by_name is
+    /// then a value_error, as in Keras 3).
     /// value_error if the model is not built; io_error for a file that does not fit the model.
     template <class T>
     void load_weights(BasicModel<T>& model, const std::string& path, bool by_name = false,

@@ -328,6 +328,50 @@ BOOST_AUTO_TEST_CASE(convert_moves_weights_between_layouts)
     BOOST_TEST(xkeras("convert " + q(model) + " " + q(back) + " " + q(scratch.path / "x.h5")).status == 2);
 }
 
+BOOST_AUTO_TEST_CASE(convert_moves_models_between_h5_and_keras)
+{
+    // A compiled tf.keras file to a Keras 3 archive and back: the same weights, predictions and optimizer
+    // state (under Keras 3's rules from the archive on), and every verb reads the archive.
+    ScratchDir scratch;
+    const fs::path case_dir = data_dir / "keras_files/cases/dl4j__conv1d_k3_s2_d1_cl_same";
+    const fs::path h5 = case_dir / "model.h5", archive = scratch.path / "model.keras", back = scratch.path / "back.h5";
+    Run to_keras = xkeras("convert " + q(h5) + " " + q(archive));
+    BOOST_TEST_REQUIRE(to_keras.status == 0, to_keras.out);
+    Run to_h5 = xkeras("convert " + q(archive) + " " + q(back));
+    BOOST_TEST_REQUIRE(to_h5.status == 0, to_h5.out);
+    Model original = Model::load(h5.string()), from_archive = Model::load(archive.string()),
+          round_trip = Model::load(back.string());
+    for (Model* m : {&from_archive, &round_trip})
+    {
+        BOOST_TEST_REQUIRE(m->compiled());
+        BOOST_TEST(m->optimizer().class_name() == original.optimizer().class_name());
+        BOOST_TEST((m->optimizer().rules() == UpdateRules::keras3));
+        BOOST_TEST(m->optimizer().iterations() == original.optimizer().iterations());
+        auto a = original.weights(), b = m->weights();
+        BOOST_TEST_REQUIRE(a.size() == b.size());
+        for (std::size_t i = 0; i < a.size(); ++i)
+            BOOST_TEST(a[i]->variable.value() == b[i]->variable.value());
+    }
+
+    const fs::path y_h5 = scratch.path / "y_h5.h5", y_keras = scratch.path / "y_keras.h5";
+    BOOST_TEST_REQUIRE(xkeras("predict " + q(h5) + " " + q(case_dir / "input.h5") + " " + q(y_h5)).status == 0);
+    Run predict = xkeras("predict " + q(archive) + " " + q(case_dir / "input.h5") + " " + q(y_keras));
+    BOOST_TEST_REQUIRE(predict.status == 0, predict.out);
+    BOOST_TEST(h5::File::open_read(y_h5.string()).read<float>("y") ==
+               h5::File::open_read(y_keras.string()).read<float>("y"));
+    Run summary = xkeras("summary " + q(archive));
+    BOOST_TEST(summary.status == 0, summary.out);
+    BOOST_TEST(summary.out.find("Total params") != std::string::npos, summary.out);
+
+    // Weights from an archive into another layout; a weights file is not a model.
+    const fs::path weights = scratch.path / "w.weights.h5";
+    BOOST_TEST(xkeras("convert " + q(h5) + " " + q(archive) + " " + q(weights)).status == 0);
+    Run not_model = xkeras("convert " + q(weights) + " " + q(scratch.path / "x.keras"));
+    BOOST_TEST(not_model.status == 2);
+    BOOST_TEST(not_model.out.find("is a weights file") != std::string::npos, not_model.out);
+    BOOST_TEST(!fs::exists(scratch.path / "x.keras"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(graph_models)
