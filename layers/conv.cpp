@@ -11,8 +11,11 @@ namespace xk
     template <class T>
     Conv<T>::Conv(std::size_t rank, const json& config)
         : ConvBase<T>(config, "Conv" + std::to_string(rank) + "D", rank, rank == 1, default_format(rank),
-                      {"filters", "groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint"})
+                      {"filters", "groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint",
+                       "lora_rank", "lora_alpha"})
     {
+        // Keras 3.3+ writes lora_rank (and 3.15 lora_alpha) only when LoRA is enabled.
+        require_unset_options(config, this->where(), {"lora_rank", "lora_alpha"}, "LoRA");
         m_filters = this->read_filters(config);
         m_groups = config_value<long>(config, "groups", 1);
         XK_CHECK(m_groups > 0, value_error, this->where(),

@@ -26,12 +26,8 @@ namespace xk
                  ": received an invalid value for `units`, expected a positive integer. Received: units=",
                  units.dump(), ".");
         m_units = units.get<long>();
-        for (const char* key : {"lora_rank", "quantization_config"})
-        {
-            const json value = config.value(key, json(nullptr));
-            XK_CHECK(value.is_null() || value == json(0), value_error, where, ": `", key,
-                     "` (Keras 3 LoRA / quantization) is not supported. Received ", key, "=", value.dump(), ".");
-        }
+        require_unset_options(config, where, {"lora_rank", "lora_alpha", "quantization_config"},
+                              "LoRA / quantization");
         try
         {
             this->m_activation = get_activation(config.value("activation", json(nullptr)));

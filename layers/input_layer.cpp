@@ -19,7 +19,11 @@ namespace xk
     template <class T>
     InputLayer<T>::InputLayer(const json& config) : BasicLayer<T>(with_input_name(config), "InputLayer")
     {
-        check_config_keys(config, "InputLayer '" + this->name() + "'", {"sparse", "ragged", "input_tensor", "type_spec"});
+        const std::string where = "InputLayer '" + this->name() + "'";
+        // Keras 3.13+ writes optional (false); an optional input is a None-able argument of call.
+        check_config_keys(config, where, {"sparse", "ragged", "input_tensor", "type_spec", "optional"});
+        require_unset_options(config, where, {"optional"}, "optional inputs");
+        require_unset_options(config, where, {"sparse", "ragged"}, "sparse and ragged tensors");
         json shape = config.contains("batch_input_shape") ? config["batch_input_shape"]
                      : config.contains("batch_shape")     ? config["batch_shape"]
                                                           : json(nullptr);

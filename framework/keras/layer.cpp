@@ -118,6 +118,17 @@ namespace xk
                      where, ": keyword argument not understood: '", key, "'.");
     }
 
+    void require_unset_options(const json& config, const std::string& where, const std::vector<std::string>& keys,
+                               const std::string& feature)
+    {
+        for (const auto& key : keys)
+        {
+            const json value = config.value(key, json(nullptr));
+            XK_CHECK(value.is_null() || value == json(false) || value == json(0), value_error, where, ": `", key,
+                     "` (Keras 3's ", feature, ") is not supported by xkeras. Received ", key, "=", value.dump(), ".");
+        }
+    }
+
     template <class T>
     void BasicLayer<T>::set_trainable(bool trainable)
     {

@@ -66,6 +66,10 @@ namespace xk
     /// Keras rejects keyword arguments it does not know; so do we. The base Layer keys are always allowed;
     /// `where` names the layer in the message.
     void check_config_keys(const json& config, const std::string& where, const std::vector<std::string>& layer_keys);
+    /// Options of Keras 3 that xkeras does not implement (LoRA, quantization, optional inputs): accepted unset
+    /// (absent, null, false or 0), as Keras's configs carry them; a set one is a value_error naming `feature`.
+    void require_unset_options(const json& config, const std::string& where, const std::vector<std::string>& keys,
+                               const std::string& feature);
 
     template <class T>
     class BasicLayer

@@ -550,6 +550,10 @@ namespace xk
             if (entry["class_name"] == "InputLayer")
             {
                 PartialShape shape = input_layer_batch_shape(layer_config);
+                // The layer's own checks of its other arguments (named, so that no auto-name is taken).
+                json checked = layer_config.is_object() ? layer_config : json::object();
+                checked["name"] = name;
+                make_layer<T>("InputLayer", checked);
                 SymbolicTensor x = BasicInput<T>(PartialShape(shape.begin() + 1, shape.end()), name,
                                                  shape[0] > 0 ? std::optional<long>(shape[0]) : std::nullopt);
                 p.layer = x.node()->layer;

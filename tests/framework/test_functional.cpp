@@ -242,7 +242,8 @@ BOOST_AUTO_TEST_CASE(keras3_functional_configs_load)
       "name": "functional", "trainable": true,
       "layers": [
         {"module": "keras.layers", "class_name": "InputLayer", "registered_name": null, "name": "input_layer",
-         "config": {"batch_shape": [null, 3], "dtype": "float32", "sparse": false, "name": "input_layer"},
+         "config": {"batch_shape": [null, 3], "dtype": "float32", "sparse": false, "ragged": false,
+                    "name": "input_layer", "optional": false},
          "inbound_nodes": []},
         {"module": "keras.layers", "class_name": "Dense", "registered_name": null, "name": "dense",
          "config": {"name": "dense", "trainable": true,
@@ -269,6 +270,11 @@ BOOST_AUTO_TEST_CASE(keras3_functional_configs_load)
     BOOST_TEST(model->output_shapes()[0] == PartialShape({-1, 1}), boost::test_tools::per_element());
     const Tensor<float> x = tensor_cast<float>(random_tensor({2, 3}, 12));
     BOOST_TEST(same(model->predict(x), model->layer("dense_1").predict(model->layer("dense").predict(x))));
+    // An optional input (Keras 3.13+'s InputLayer(optional=True)) is refused by name.
+    json optional = config;
+    optional["layers"][0]["config"]["optional"] = true;
+    BOOST_CHECK_EXCEPTION(model_from_config<float>({{"class_name", "Functional"}, {"config", optional}}), value_error,
+                          message_contains({"optional", "not supported"}));
 }
 
 BOOST_AUTO_TEST_CASE(bad_graphs_fail_where_they_are_written)
