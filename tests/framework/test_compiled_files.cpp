@@ -148,6 +148,8 @@ BOOST_AUTO_TEST_CASE(every_real_compiled_file_loads)
         if (!entry.is_regular_file() || !has_training_config(path))
             continue;
         const std::string key = path.substr(data_dir.size());
+        if (key.rfind("bad/", 0) == 0) // made broken on purpose (tests/io/test_keras_archive.cpp)
+            continue;
         auto it = expected_files.find(key);
         BOOST_TEST_REQUIRE((it != expected_files.end()), key << " has a training configuration: add what loading it gives");
         const Expected& want = it->second;

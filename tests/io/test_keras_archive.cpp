@@ -120,3 +120,68 @@ BOOST_AUTO_TEST_CASE(bad_archives_name_the_file_and_member)
     for (const auto& p : {not_zip, no_config, bad_json})
         std::filesystem::remove(p);
 }
+
+BOOST_AUTO_TEST_CASE(deflated_archives_read_and_bombs_are_refused_before_inflating)
+{
+    // Made by tests/data/keras_files/bad/make_bad_archives.py from the Keras 3.4.1 autoencoder.
+    const std::string bad = std::string(XKERAS_TEST_DATA_DIR) + "/keras_files/bad/";
+    ModelPtr<float> stored = load_model<float>(archives + "2shakilrafi__autoencoder.keras");
+    ModelPtr<float> deflated = load_model<float>(bad + "autoencoder_deflated.keras");
+    auto a = stored->weights(), b = deflated->weights();
+    BOOST_TEST_REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i)
+        BOOST_TEST(test::close_to_scale(a[i]->variable.value(), b[i]->variable.value(), 0.0), "weight " << i);
+    // config.json declares 4 GiB from a few kilobytes: more than deflate can expand to, refused unread.
+    const std::string bomb = bad + "bomb_declared_4gib.keras";
+    BOOST_CHECK_EXCEPTION(load_model<float>(bomb), io_error, message_contains({bomb, "config.json", "declares"}));
+}
+
+BOOST_AUTO_TEST_CASE(missing_or_misfitting_weights_name_the_member)
+{
+    ModelPtr<float> model = load_model<float>(archives + "2shakilrafi__autoencoder.keras");
+    const std::string good = scratch("good.keras");
+    save_model(*model, good);
+    const ZipReader zip(good);
+    const std::string config = zip.read("config.json", 1 << 20), metadata = zip.read("metadata.json", 1 << 20);
+
+    const std::string no_weights = scratch("no_weights.keras");
+    {
+        ZipWriter out(no_weights);
+        out.add("metadata.json", metadata);
+        out.add("config.json", config);
+        out.close();
+    }
+    BOOST_CHECK_EXCEPTION(load_model<float>(no_weights), io_error,
+                          message_contains({no_weights, "no 'model.weights.h5' member"}));
+
+    // The weights of another model (a Dense of another width) under this config.
+    json other = json::parse(config);
+    json& first_dense = other["config"]["layers"][1]["config"]["layers"][1]["config"];
+    BOOST_TEST_REQUIRE(first_dense.contains("units"));
+    first_dense["units"] = first_dense["units"].get<long>() + 1;
+    const std::string other_path = scratch("other.keras");
+    {
+        ZipWriter out(other_path);
+        out.add("metadata.json", metadata);
+        out.add("config.json", other.dump());
+        const std::string weights = scratch("weights_member.h5");
+        zip.extract("model.weights.h5", weights, 1 << 30);
+        out.add_file("model.weights.h5", weights);
+        out.close();
+        std::filesystem::remove(weights);
+    }
+    BOOST_CHECK_EXCEPTION(load_model<float>(other_path), io_error,
+                          message_contains({other_path, "model.weights.h5", "shape"}));
+
+    const std::string garbage = scratch("garbage_weights.keras");
+    {
+        ZipWriter out(garbage);
+        out.add("metadata.json", metadata);
+        out.add("config.json", config);
+        out.add("model.weights.h5", "not an HDF5 file");
+        out.close();
+    }
+    BOOST_CHECK_EXCEPTION(load_model<float>(garbage), io_error, message_contains({garbage, "model.weights.h5"}));
+    for (const auto& p : {good, no_weights, other_path, garbage})
+        std::filesystem::remove(p);
+}
