@@ -1,6 +1,7 @@
 #include "fuzz/harness.hpp"
 
 #include "framework/engine/error.hpp"
+#include "framework/io/keras_archive.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "framework/keras/layer.hpp"
 #include "framework/models/sequential.hpp"
@@ -204,10 +205,11 @@ namespace xk::fuzz
         class ScratchFile
         {
         public:
-            ScratchFile()
+            /// The format is chosen by the extension: ".h5" or ".keras".
+            explicit ScratchFile(const char* extension = ".h5")
             {
                 const char* dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-                m_path = std::string(dir) + "/xkeras-fuzz-" + std::to_string(getpid()) + ".h5";
+                m_path = std::string(dir) + "/xkeras-fuzz-" + std::to_string(getpid()) + extension;
             }
             ~ScratchFile() { std::remove(m_path.c_str()); }
             const std::string& path() const { return m_path; }
@@ -217,33 +219,50 @@ namespace xk::fuzz
         };
     }
 
+    namespace
+    {
+        /// Loads the bytes as a model file of `extension`, reads its training state, predicts on zeros.
+        void load_file_bytes(const std::uint8_t* data, std::size_t size, const char* extension)
+        {
+            ScratchFile file(extension);
+            {
+                std::ofstream out(file.path(), std::ios::binary | std::ios::trunc);
+                out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+            }
+            run_rejecting_cleanly([&] {
+                auto model = load_model<float>(file.path());
+                if (is_keras_archive_path(file.path()))
+                    load_training_keras<float>(file.path());
+                else
+                    load_optimizer_state<float>(file.path());
+                std::vector<PartialShape> shapes = model->input_shapes();
+                if (shapes.empty())
+                    return;
+                std::vector<Tensor<float>> inputs;
+                for (auto& shape : shapes)
+                {
+                    if (!shape.empty())
+                        shape[0] = 1;
+                    if (element_count(shape) <= 0)
+                        return;
+                    inputs.push_back(zeros<float>(Shape(shape.begin(), shape.end())));
+                }
+                for (const auto& out : model->compute_output_shapes(shapes))
+                    if (element_count(out) < 0)
+                        return;
+                model->predict(inputs);
+            });
+        }
+    }
+
     void load_model_bytes(const std::uint8_t* data, std::size_t size)
     {
-        ScratchFile file;
-        {
-            std::ofstream out(file.path(), std::ios::binary | std::ios::trunc);
-            out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-        }
-        run_rejecting_cleanly([&] {
-            auto model = load_model<float>(file.path());
-            load_optimizer_state<float>(file.path());
-            std::vector<PartialShape> shapes = model->input_shapes();
-            if (shapes.empty())
-                return;
-            std::vector<Tensor<float>> inputs;
-            for (auto& shape : shapes)
-            {
-                if (!shape.empty())
-                    shape[0] = 1;
-                if (element_count(shape) <= 0)
-                    return;
-                inputs.push_back(zeros<float>(Shape(shape.begin(), shape.end())));
-            }
-            for (const auto& out : model->compute_output_shapes(shapes))
-                if (element_count(out) < 0)
-                    return;
-            model->predict(inputs);
-        });
+        load_file_bytes(data, size, ".h5");
+    }
+
+    void load_archive_bytes(const std::uint8_t* data, std::size_t size)
+    {
+        load_file_bytes(data, size, ".keras");
     }
 
     void model_config_text(const std::uint8_t* data, std::size_t size)
@@ -304,6 +323,8 @@ namespace xk::fuzz
     {
         if (name == "load_model")
             return load_model_bytes;
+        if (name == "load_archive")
+            return load_archive_bytes;
         if (name == "model_config")
             return model_config_text;
         if (name == "layer")

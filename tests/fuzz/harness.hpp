@@ -13,6 +13,10 @@ namespace xk::fuzz
     /// The bytes as an HDF5 model file: load_model, then predict on zeros when the model is small.
     void load_model_bytes(const std::uint8_t* data, std::size_t size);
 
+    /// The bytes as a Keras 3 .keras archive (zip members, config.json, the weights member, the optimizer's
+    /// variables): load_model and load_training_keras, then predict on zeros when the model is small.
+    void load_archive_bytes(const std::uint8_t* data, std::size_t size);
+
     /// The bytes as JSON text: model_from_config and layer_from_config. Text that is not JSON is skipped
     /// (the JSON parser is not ours).
     void model_config_text(const std::uint8_t* data, std::size_t size);
@@ -21,7 +25,8 @@ namespace xk::fuzz
     /// dilation, data_format...) and a small input shape; the layer is built, run forward and backward.
     void layer_from_bytes(const std::uint8_t* data, std::size_t size);
 
-    /// Which harness a corpus directory name stands for ("load_model", "model_config", "layer"); nullptr if none.
+    /// Which harness a corpus directory name stands for ("load_model", "load_archive", "model_config",
+    /// "layer"); nullptr if none.
     using Harness = void (*)(const std::uint8_t*, std::size_t);
     Harness harness_named(const std::string& name);
 }

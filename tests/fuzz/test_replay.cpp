@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(harnesses_are_named)
 
 BOOST_AUTO_TEST_CASE(saved_fuzz_findings_are_handled)
 {
-    for (const std::string target : {"load_model", "model_config", "layer"})
+    for (const std::string target : {"load_model", "load_archive", "model_config", "layer"})
     {
         BOOST_TEST_CONTEXT(target) { replay(target, data_dir / "fuzz" / target); }
     }
@@ -82,6 +82,24 @@ BOOST_AUTO_TEST_CASE(model_files_in_test_data_are_handled)
             ++count;
         }
     BOOST_TEST(count > 10u);
+}
+
+BOOST_AUTO_TEST_CASE(archives_in_test_data_are_handled)
+{
+    // The archive target's seeds: every .keras file in tests/data, whole and cut short.
+    std::size_t count = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(data_dir / "keras_files"))
+        if (entry.is_regular_file() && entry.path().extension() == ".keras")
+        {
+            BOOST_TEST_CONTEXT(entry.path().string())
+            {
+                const auto bytes = read_bytes(entry.path());
+                BOOST_CHECK_NO_THROW(xk::fuzz::load_archive_bytes(bytes.data(), bytes.size()));
+                BOOST_CHECK_NO_THROW(xk::fuzz::load_archive_bytes(bytes.data(), bytes.size() / 2));
+            }
+            ++count;
+        }
+    BOOST_TEST(count >= 5u);
 }
 
 BOOST_AUTO_TEST_CASE(layer_harness_covers_every_layer)
