@@ -9,7 +9,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 using namespace xk;
@@ -33,6 +36,34 @@ namespace
         std::vector<Tensor<float>> out;
         for (const auto& d : datasets)
             out.push_back(f.read<float>(d));
+        return out;
+    }
+
+    /// Every group and dataset (with its shape) of an archive's HDF5 member, but those under `skip`.
+    std::vector<std::string> h5_tree(const std::string& archive, const std::string& member,
+                                     const std::string& skip = "")
+    {
+        const std::string h5 = scratch("tree.h5");
+        ZipReader(archive).extract(member, h5, std::uint64_t(1) << 30);
+        const h5::File f = h5::File::open_read(h5);
+        std::vector<std::string> out;
+        std::function<void(const std::string&)> walk = [&](const std::string& group) {
+            for (const auto& child : f.children(group))
+            {
+                const std::string path = group.empty() ? child : group + "/" + child;
+                if (!skip.empty() && path.rfind(skip, 0) == 0)
+                    continue;
+                if (f.is_group(path))
+                {
+                    out.push_back(path + "/");
+                    walk(path);
+                }
+                else
+                    out.push_back(path + " " + shape_str(f.dataset_shape(path)));
+            }
+        };
+        walk("");
+        std::sort(out.begin(), out.end());
         return out;
     }
 
@@ -67,6 +98,53 @@ BOOST_AUTO_TEST_CASE(real_archives_load_with_their_stored_weights)
                                             "_layer_checkpoint_dependencies/conv2d_transpose/vars/1"}));
 }
 
+BOOST_AUTO_TEST_CASE(real_archive_predicts_what_its_stored_weights_compute)
+{
+    // The Keras 3.4.1 autoencoder is two nested chains of Dense layers (tanh, tanh, linear each): computed
+    // here in double from the datasets of its weights member, read by path.
+    const std::string autoencoder = archives + "2shakilrafi__autoencoder.keras";
+    ModelPtr<float> model = load_model<float>(autoencoder);
+    BOOST_TEST(model->summary().find("functional_1") != std::string::npos);
+    std::vector<std::string> datasets;
+    for (const char* nested : {"functional", "functional_1"})
+        for (const char* dense : {"dense", "dense_1", "dense_2"})
+            for (const char* i : {"0", "1"})
+                datasets.push_back(std::string("layers/") + nested + "/layers/" + dense + "/vars/" + i);
+    const std::vector<Tensor<float>> w = stored(autoencoder, datasets);
+    const std::size_t n = 3;
+    Tensor<float> x = Tensor<float>::from_shape({n, 10});
+    for (std::size_t i = 0; i < x.size(); ++i)
+        x.data()[i] = std::sin(0.7f * float(i)) * 1.5f;
+    std::vector<std::vector<double>> h(n);
+    for (std::size_t r = 0; r < n; ++r)
+        for (std::size_t c = 0; c < 10; ++c)
+            h[r].push_back(x(r, c));
+    for (std::size_t layer = 0; layer < 6; ++layer)
+    {
+        const Tensor<float>& kernel = w[2 * layer];
+        const Tensor<float>& bias = w[2 * layer + 1];
+        const bool linear = layer == 2 || layer == 5;
+        for (auto& row : h)
+        {
+            std::vector<double> out(kernel.shape()[1]);
+            for (std::size_t j = 0; j < out.size(); ++j)
+            {
+                double sum = bias(j);
+                for (std::size_t i = 0; i < row.size(); ++i)
+                    sum += row[i] * double(kernel(i, j));
+                out[j] = linear ? sum : std::tanh(sum);
+            }
+            row = out;
+        }
+    }
+    Tensor<double> want = Tensor<double>::from_shape({n, 10});
+    for (std::size_t r = 0; r < n; ++r)
+        for (std::size_t c = 0; c < 10; ++c)
+            want(r, c) = h[r][c];
+    std::string why;
+    BOOST_TEST(test::close_to_scale(model->predict(x), want, 1e-5, &why), why);
+}
+
 BOOST_AUTO_TEST_CASE(written_archive_reads_back_in_saving_lib_order)
 {
     ModelPtr<float> model = load_model<float>(archives + "2shakilrafi__autoencoder.keras");
@@ -82,6 +160,14 @@ BOOST_AUTO_TEST_CASE(written_archive_reads_back_in_saving_lib_order)
     BOOST_TEST(config["class_name"] == "Functional");
     BOOST_TEST(config["module"] == "keras.src.models.functional");
     BOOST_TEST(config["config"]["layers"][1]["class_name"] == "Functional");
+
+    // The weights member has the groups and datasets Keras 3.4.1 wrote for the same model (its optimizer
+    // aside: this save is uncompiled): /vars, layers/<snake_case class>/..., vars/<i> numbered from 0.
+    const auto written = h5_tree(path, "model.weights.h5");
+    BOOST_TEST(written == h5_tree(archives + "2shakilrafi__autoencoder.keras", "model.weights.h5", "optimizer"),
+               boost::test_tools::per_element());
+    BOOST_TEST(written.size() > 20u);
+    BOOST_TEST(std::count(written.begin(), written.end(), "layers/functional_1/layers/dense_2/vars/1 (10,)") == 1);
 
     ModelPtr<float> back = load_model<float>(path);
     auto a = model->weights(), b = back->weights();
