@@ -99,7 +99,7 @@ namespace
                                         {"kernel_initializer", seeded(1)}, {"batch_input_shape", {nullptr, 6, 6, 1}}}));
         model.add(make_layer("Flatten", json::object()));
         model.add(make_layer("Dense", {{"units", 3}, {"activation", "softmax"}, {"kernel_initializer", seeded(2)}}));
-        return std::move(model);
+        return model;
     }
 
     struct Batch

@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE(configs_use_keras_keys_and_float32_factors)
                json({{"l1", as_floatx(0.01)}, {"l2", as_floatx(0.02)}}));
     BOOST_TEST(Regularizer::l1_l2(0.5).get_config() == json({{"l1", 0.5}, {"l2", 0.0}}));
     BOOST_TEST(xk::serialize(Regularizer::l2(0.5)) == json({{"class_name", "L2"}, {"config", {{"l2", 0.5}}}}));
-    BOOST_TEST(xk::serialize(std::nullopt).is_null());
+    BOOST_TEST(xk::serialize(std::optional<Regularizer>{}).is_null());
 }
 
 BOOST_AUTO_TEST_CASE(configs_round_trip)
