@@ -8,11 +8,11 @@ namespace xk
         : BasicLayer<T>(config, "ZeroPadding" + std::to_string(rank) + "D")
     {
         const std::string where = "ZeroPadding" + std::to_string(rank) + "D layer '" + this->name() + "'";
-        check_config_keys(config, where, rank == 1 ? std::vector<std::string>{"padding"}
-                                                   : std::vector<std::string>{"padding", "data_format"});
+        check_config_keys(config, where, {"padding", "data_format"});
         m_args.rank = rank;
-        // ZeroPadding1D has no data_format: always channels_last.
-        m_args.data_format = rank == 1 ? "channels_last" : data_format_value(config.value("data_format", json(nullptr)));
+        // tf.keras's ZeroPadding1D has no data_format (always channels_last); Keras 3.5+ added one.
+        const json data_format = config.value("data_format", json(nullptr));
+        m_args.data_format = rank == 1 && data_format.is_null() ? "channels_last" : data_format_value(data_format);
         m_padding = conv::parse_pairs(config.value("padding", json(1)), rank, "padding", where);
     }
 
@@ -41,8 +41,16 @@ namespace xk
     {
         json config = BasicLayer<T>::get_config();
         config["padding"] = conv::pairs_to_config(m_padding);
-        if (m_args.rank > 1)
+        if (m_args.rank > 1 || m_args.data_format != "channels_last")
             config["data_format"] = m_args.data_format;
+        return config;
+    }
+
+    template <class T>
+    json ZeroPadding<T>::keras3_config() const
+    {
+        json config = get_config();
+        config["data_format"] = m_args.data_format;
         return config;
     }
 

@@ -17,6 +17,8 @@ namespace xk
         std::string class_name() const override { return "ZeroPadding" + std::to_string(m_args.rank) + "D"; }
         PartialShape compute_output_shape(const PartialShape& input_shape) const override;
         json get_config() const override;
+        /// Keras 3.5+ gives ZeroPadding1D a data_format too.
+        json keras3_config() const override;
         const std::vector<std::array<long, 2>>& padding() const { return m_padding; }
 
     protected:

@@ -24,6 +24,7 @@ BOOST_AUTO_TEST_CASE(argument_forms_shapes_gradients)
     const std::vector<Case> cases = {
         {"ZeroPadding1D", 2, nullptr, {2, 4, 3}, {2, 8, 3}, {2, 2}},
         {"ZeroPadding1D", {0, 3}, nullptr, {2, 4, 3}, {2, 7, 3}, {0, 3}},
+        {"ZeroPadding1D", {1, 2}, "channels_first", {2, 3, 4}, {2, 3, 7}, {1, 2}},
         {"ZeroPadding2D", 1, "channels_last", {2, 3, 4, 2}, {2, 5, 6, 2}, {{1, 1}, {1, 1}}},
         {"ZeroPadding2D", {2, 0}, "channels_last", {1, 3, 4, 2}, {1, 7, 4, 2}, {{2, 2}, {0, 0}}},
         {"ZeroPadding2D", {{1, 0}, {0, 2}}, "channels_first", {2, 2, 3, 4}, {2, 2, 4, 6}, {{1, 0}, {0, 2}}},
@@ -62,7 +63,12 @@ BOOST_AUTO_TEST_CASE(defaults_and_errors)
     BOOST_CHECK_EXCEPTION(make_layer("ZeroPadding2D", {{"padding", {1, 2, 3}}}), value_error, message_contains({"padding", "[1,2,3]"}));
     BOOST_CHECK_EXCEPTION(make_layer("ZeroPadding2D", {{"padding", -1}}), value_error, message_contains("padding"));
     BOOST_CHECK_EXCEPTION(make_layer("ZeroPadding1D", {{"padding", {{1, 1}}}}), value_error, message_contains("padding"));
-    BOOST_CHECK_EXCEPTION(make_layer("ZeroPadding1D", {{"data_format", "channels_first"}}), value_error,
+    // Keras 3.5+ gives ZeroPadding1D a data_format (tf.keras has none): written in Keras 3 configs only.
+    auto first = make_layer("ZeroPadding1D", {{"padding", {1, 2}}, {"data_format", "channels_first"}});
+    BOOST_TEST(first->compute_output_shape({2, 3, 4}) == PartialShape({2, 3, 7}), boost::test_tools::per_element());
+    BOOST_TEST(first->get_config()["data_format"] == "channels_first");
+    BOOST_TEST(make_layer("ZeroPadding1D")->keras3_config()["data_format"] == "channels_last");
+    BOOST_CHECK_EXCEPTION(make_layer("ZeroPadding1D", {{"data_format", "NCW"}}), value_error,
                           message_contains("data_format"));
     BOOST_CHECK_EXCEPTION(make_layer("ZeroPadding2D", {{"name", "zp"}})->predict(Tensor<float>({2, 3, 3}, 0.f)), shape_error,
                           message_contains({"zp", "ndim=4"}));
