@@ -5,7 +5,7 @@
 //   xkeras grad      MODEL INPUT.h5 OUTPUT.h5        (x, upstream -> y, dx, model_weights/...)
 //   xkeras gradcheck MODEL [INPUT.h5]
 //   xkeras convert   IN OUT                          (models: tf.keras .h5 <-> Keras 3 .keras, training state too)
-//   xkeras convert   MODEL IN OUT                    (weights: tf.keras .h5 <-> Keras 3 .weights.h5)
+//   xkeras convert   MODEL IN OUT                    (weights: tf.keras .h5, Keras 3 .weights.h5, .keras)
 //
 // MODEL is a model file, .h5 or .keras (chosen by the extension, as Keras does).
 // Sequential and functional models alike. A model of several inputs reads datasets x0, x1, ... (in the order
@@ -16,6 +16,7 @@
 // are written atomically: a failed command leaves none behind.
 #include "framework/keras/gradcheck.hpp"
 #include "framework/io/hdf5_file.hpp"
+#include "framework/io/keras_archive.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "framework/engine/parallel.hpp"
 #include "framework/models/functional.hpp"
@@ -213,14 +214,22 @@ namespace
         model.save(out_path);
     }
 
+    /// Weights read from IN (a tf.keras .h5, a Keras 3 .weights.h5 or a .keras archive) into MODEL's
+    /// architecture, written to OUT in the other layout (a .keras OUT is the whole model with them).
     void convert_weights(const std::string& model_path, const std::string& in_path, const std::string& out_path)
     {
-        XK_CHECK(is_keras3_weights_path(in_path) != is_keras3_weights_path(out_path), value_error,
-                 "convert moves weights between the tf.keras .h5 layout and Keras 3's .weights.h5: exactly one of '",
-                 in_path, "' and '", out_path, "' must end in .weights.h5.");
+        const auto layout = [](const std::string& path) {
+            return is_keras_archive_path(path) ? 2 : is_keras3_weights_path(path) ? 1 : 0;
+        };
+        XK_CHECK(layout(in_path) != layout(out_path), value_error,
+                 "convert MODEL IN OUT moves weights between layouts (tf.keras .h5, Keras 3 .weights.h5, .keras): '",
+                 in_path, "' and '", out_path, "' have the same one.");
         auto model = load_model<float>(model_path);
         load_weights(*model, in_path);
-        save_weights(*model, out_path);
+        if (is_keras_archive_path(out_path))
+            save_model(*model, out_path);
+        else
+            save_weights(*model, out_path);
     }
 }
 
@@ -257,7 +266,7 @@ int main(int argc, char** argv)
 
     auto* convert_cmd = app.add_subcommand(
         "convert", "IN OUT: convert a model between .h5 and .keras; MODEL IN OUT: convert weights between tf.keras "
-                   ".h5 and Keras 3 .weights.h5 (MODEL gives the architecture)");
+                   ".h5, Keras 3 .weights.h5 and .keras (MODEL gives the architecture)");
     convert_cmd->add_option("FILES", convert_files, "IN OUT, or MODEL IN OUT")->required()->expected(2, 3);
 
     try

@@ -366,6 +366,14 @@ BOOST_AUTO_TEST_CASE(convert_moves_models_between_h5_and_keras)
     // Weights from an archive into another layout; a weights file is not a model.
     const fs::path weights = scratch.path / "w.weights.h5";
     BOOST_TEST(xkeras("convert " + q(h5) + " " + q(archive) + " " + q(weights)).status == 0);
+    const fs::path rebuilt = scratch.path / "rebuilt.keras";
+    BOOST_TEST(xkeras("convert " + q(h5) + " " + q(weights) + " " + q(rebuilt)).status == 0);
+    auto from_weights = load_model<float>(rebuilt.string());
+    auto want = original.weights(), got = from_weights->weights();
+    BOOST_TEST_REQUIRE(want.size() == got.size());
+    for (std::size_t i = 0; i < want.size(); ++i)
+        BOOST_TEST(want[i]->variable.value() == got[i]->variable.value());
+    BOOST_TEST(xkeras("convert " + q(h5) + " " + q(archive) + " " + q(scratch.path / "same.keras")).status == 2);
     Run not_model = xkeras("convert " + q(weights) + " " + q(scratch.path / "x.keras"));
     BOOST_TEST(not_model.status == 2);
     BOOST_TEST(not_model.out.find("is a weights file") != std::string::npos, not_model.out);
