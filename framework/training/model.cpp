@@ -554,6 +554,44 @@ namespace xk
         }
     }
 
+    bool Model::compile_saved(const CompileArguments& arguments, const std::string& path, const char* config_name)
+    {
+        try
+        {
+            compile(arguments.optimizer, arguments.loss, arguments.metrics, arguments.loss_weights);
+            return true;
+        }
+        catch (const unknown_identifier_error& e)
+        {
+            warn_uncompiled(path, e.what());
+            return false;
+        }
+        catch (const value_error& e)
+        {
+            throw value_error(
+                detail::concat("Cannot compile the model saved in '", path, "' from its ", config_name, ": ", e.what()));
+        }
+    }
+
+    void Model::restore_optimizer(const std::vector<OptimizerWeight>& weights, const CompileArguments& arguments,
+                                  const std::string& path)
+    {
+        try
+        {
+            optimizer().set_weights(weights);
+        }
+        catch (const value_error& e)
+        {
+            // Keras's load_model: a saved state that does not fit is a warning, and training restarts from a
+            // fresh optimizer.
+            fmt::print(stderr,
+                       "WARNING: Error in loading the saved optimizer state from '{}' ({}). As a result, your model is "
+                       "starting with a freshly initialized optimizer.\n",
+                       path, e.what());
+            compile(arguments.optimizer, arguments.loss, arguments.metrics, arguments.loss_weights);
+        }
+    }
+
     void Model::restore_keras_training(const std::string& path)
     {
         SavedTraining<float> saved = load_training_keras<float>(path);
@@ -563,18 +601,14 @@ namespace xk
         try
         {
             arguments = compile_arguments_of(saved.compile_config, path);
-            compile(arguments.optimizer, arguments.loss, arguments.metrics, arguments.loss_weights);
         }
         catch (const unknown_identifier_error& e)
         {
             warn_uncompiled(path, e.what());
             return;
         }
-        catch (const value_error& e)
-        {
-            throw value_error(
-                detail::concat("Cannot compile the model saved in '", path, "' from its compile_config: ", e.what()));
-        }
+        if (!compile_saved(arguments, path, "compile_config"))
+            return;
         Optimizer& opt = optimizer();
         opt.build(trainable_weights(), trainable_weight_paths());
         if (saved.optimizer_variables.empty())
@@ -592,18 +626,7 @@ namespace xk
         }
         for (std::size_t i = 0; i < weights.size(); ++i)
             weights[i].second = std::move(saved.optimizer_variables[i]);
-        try
-        {
-            opt.set_weights(weights);
-        }
-        catch (const value_error& e)
-        {
-            fmt::print(stderr,
-                       "WARNING: Error in loading the saved optimizer state from '{}' ({}). As a result, your model is "
-                       "starting with a freshly initialized optimizer.\n",
-                       path, e.what());
-            compile(arguments.optimizer, arguments.loss, arguments.metrics, arguments.loss_weights);
-        }
+        restore_optimizer(weights, arguments, path);
     }
 
     void Model::restore_training(const std::string& path)
@@ -617,24 +640,10 @@ namespace xk
         const json& config = state.training_config;
         if (!(config.is_object() && config.contains("optimizer_config") && config.contains("loss")))
             return;
-        const json metrics = config.value("metrics", json::array());
-        const json loss_weights = config.value("loss_weights", json(nullptr));
-        auto compile_saved = [&] { compile(config["optimizer_config"], config["loss"], metrics, loss_weights); };
-        try
-        {
-            compile_saved();
-        }
-        catch (const unknown_identifier_error& e)
-        {
-            warn_uncompiled(path, e.what());
-            return;
-        }
-        catch (const value_error& e)
-        {
-            throw value_error(detail::concat("Cannot compile the model saved in '", path,
-                                             "' from its training_config: ", e.what()));
-        }
-        if (state.weights.empty())
+        const CompileArguments arguments{config["optimizer_config"], config["loss"],
+                                         config.value("metrics", json::array()),
+                                         config.value("loss_weights", json(nullptr))};
+        if (!compile_saved(arguments, path, "training_config") || state.weights.empty())
             return;
         Optimizer& opt = optimizer();
         opt.build(trainable_weights(), trainable_weight_paths());
@@ -647,20 +656,7 @@ namespace xk
             fresh[0] = weights[0];
             weights = std::move(fresh);
         }
-        try
-        {
-            opt.set_weights(weights);
-        }
-        catch (const value_error& e)
-        {
-            // Keras's load_model: a saved state that does not fit is a warning, and training restarts from a
-            // fresh optimizer.
-            fmt::print(stderr,
-                       "WARNING: Error in loading the saved optimizer state from '{}' ({}). As a result, your model is "
-                       "starting with a freshly initialized optimizer.\n",
-                       path, e.what());
-            compile_saved();
-        }
+        restore_optimizer(weights, arguments, path);
     }
 
     Model Model::load(const std::string& path)

@@ -15,6 +15,8 @@
 
 namespace xk
 {
+    struct CompileArguments; // framework/training/keras3_compile.hpp
+
     using Tensors = std::vector<xk::Tensor<float>>;
 
     /// fit()'s validation_data: one array per input and per output (or a single x and y).
@@ -121,6 +123,12 @@ namespace xk
         void restore_training(const std::string& path);
         /// The same from a .keras archive's compile_config and /optimizer/vars.
         void restore_keras_training(const std::string& path);
+        /// compile() with a file's arguments: false (and a warning) when they name what xkeras lacks; a
+        /// value_error naming the file and `config_name` for arguments Keras would refuse.
+        bool compile_saved(const CompileArguments& arguments, const std::string& path, const char* config_name);
+        /// set_weights of a saved optimizer state; one that does not fit warns and compiles a fresh optimizer.
+        void restore_optimizer(const std::vector<OptimizerWeight>& weights, const CompileArguments& arguments,
+                               const std::string& path);
 
         ModelPtr<float> m_network;
 

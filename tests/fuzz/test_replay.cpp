@@ -23,6 +23,21 @@ namespace
         return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     }
 
+    /// Calls `check` with the bytes of every file under tests/data/keras_files ending in `extension`;
+    /// returns how many.
+    template <class Check>
+    std::size_t for_each_test_file(const std::string& extension, Check&& check)
+    {
+        std::size_t count = 0;
+        for (const auto& entry : fs::recursive_directory_iterator(data_dir / "keras_files"))
+            if (entry.is_regular_file() && entry.path().extension() == extension)
+            {
+                BOOST_TEST_CONTEXT(entry.path().string()) { check(read_bytes(entry.path())); }
+                ++count;
+            }
+        return count;
+    }
+
     /// Runs `target`'s harness on every regular file under `dir`; returns how many.
     std::size_t replay(const std::string& target, const fs::path& dir)
     {
@@ -70,35 +85,19 @@ BOOST_AUTO_TEST_CASE(model_config_seeds_are_handled)
 BOOST_AUTO_TEST_CASE(model_files_in_test_data_are_handled)
 {
     // The loader's seeds are the model files in tests/data: a sample of them through the harness.
-    std::size_t count = 0;
-    for (const auto& entry : fs::recursive_directory_iterator(data_dir / "keras_files"))
-        if (entry.is_regular_file() && entry.path().extension() == ".h5")
-        {
-            BOOST_TEST_CONTEXT(entry.path().string())
-            {
-                const auto bytes = read_bytes(entry.path());
-                BOOST_CHECK_NO_THROW(xk::fuzz::load_model_bytes(bytes.data(), bytes.size()));
-            }
-            ++count;
-        }
+    const std::size_t count = for_each_test_file(".h5", [](const std::vector<std::uint8_t>& bytes) {
+        BOOST_CHECK_NO_THROW(xk::fuzz::load_model_bytes(bytes.data(), bytes.size()));
+    });
     BOOST_TEST(count > 10u);
 }
 
 BOOST_AUTO_TEST_CASE(archives_in_test_data_are_handled)
 {
     // The archive target's seeds: every .keras file in tests/data, whole and cut short.
-    std::size_t count = 0;
-    for (const auto& entry : fs::recursive_directory_iterator(data_dir / "keras_files"))
-        if (entry.is_regular_file() && entry.path().extension() == ".keras")
-        {
-            BOOST_TEST_CONTEXT(entry.path().string())
-            {
-                const auto bytes = read_bytes(entry.path());
-                BOOST_CHECK_NO_THROW(xk::fuzz::load_archive_bytes(bytes.data(), bytes.size()));
-                BOOST_CHECK_NO_THROW(xk::fuzz::load_archive_bytes(bytes.data(), bytes.size() / 2));
-            }
-            ++count;
-        }
+    const std::size_t count = for_each_test_file(".keras", [](const std::vector<std::uint8_t>& bytes) {
+        BOOST_CHECK_NO_THROW(xk::fuzz::load_archive_bytes(bytes.data(), bytes.size()));
+        BOOST_CHECK_NO_THROW(xk::fuzz::load_archive_bytes(bytes.data(), bytes.size() / 2));
+    });
     BOOST_TEST(count >= 5u);
 }
 
