@@ -14,8 +14,7 @@ namespace xk
                       {"filters", "groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint",
                        "lora_rank", "lora_alpha"})
     {
-        // Keras 3.3+ writes lora_rank (and 3.15 lora_alpha) only when LoRA is enabled.
-        require_unset_options(config, this->where(), {"lora_rank", "lora_alpha"}, "LoRA");
+        this->m_lora_options = LoraOptions::from_config(config, this->where());
         m_filters = this->read_filters(config);
         m_groups = config_value<long>(config, "groups", 1);
         XK_CHECK(m_groups > 0, value_error, this->where(),
@@ -50,6 +49,14 @@ namespace xk
                                      m_kernel_constraint);
         this->add_bias(std::size_t(m_filters));
         this->m_input_channels = channels;
+        if (this->m_lora_options.enabled()) // after the bias, as Keras's build calls enable_lora last
+            this->adapt_kernel(m_kernel, this->m_lora_options, m_kernel_regularizer, m_kernel_constraint);
+    }
+
+    template <class T>
+    void Conv<T>::enable_lora(long rank, std::optional<double> alpha)
+    {
+        this->adapt_kernel(m_kernel, {rank, alpha.value_or(double(rank))}, m_kernel_regularizer, m_kernel_constraint);
     }
 
     template <class T>
@@ -61,6 +68,7 @@ namespace xk
         config["kernel_initializer"] = serialize(m_kernel_initializer);
         config["kernel_regularizer"] = serialize(m_kernel_regularizer);
         config["kernel_constraint"] = serialize(m_kernel_constraint);
+        this->m_lora_options.write_config(config);
         return config;
     }
 
@@ -68,8 +76,9 @@ namespace xk
     Tensor<T> Conv<T>::forward_channels_last(const Tensor& x, const Shape& y_shape) const
     {
         Tensor y = Tensor::from_shape(y_shape);
-        kernels::conv_forward(this->geometry_between(shape_of(x), y_shape, y_shape.back(), std::size_t(m_groups)), x.data(), m_kernel->variable.value().data(),
-                              y.data());
+        Tensor merged;
+        kernels::conv_forward(this->geometry_between(shape_of(x), y_shape, y_shape.back(), std::size_t(m_groups)),
+                              x.data(), this->kernel_in_use(*m_kernel, merged).data(), y.data());
         return y;
     }
 
@@ -77,10 +86,14 @@ namespace xk
     void Conv<T>::backward_channels_last(const Tensor& x, const Tensor& dy, Tensor* dx)
     {
         auto g = this->geometry_between(shape_of(x), shape_of(dy), dy.shape().back(), std::size_t(m_groups));
-        if (Tensor* dk = this->grad_of(*m_kernel))
+        Tensor merged, dmerged;
+        if (Tensor* dk = this->kernel_gradient(*m_kernel, dmerged))
+        {
             kernels::conv_backward_kernel(g, x.data(), dy.data(), dk->data());
+            this->finish_kernel_gradient(dmerged);
+        }
         if (dx)
-            kernels::conv_backward_input(g, dy.data(), m_kernel->variable.value().data(), dx->data());
+            kernels::conv_backward_input(g, dy.data(), this->kernel_in_use(*m_kernel, merged).data(), dx->data());
     }
 
     template class Conv<float>;

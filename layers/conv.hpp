@@ -1,6 +1,7 @@
 #pragma once
 // Conv1D, Conv2D, Conv3D (Keras's Conv): y = activation(conv(x, kernel) + bias).
 //   kernel: kernel_size + (input_channels / groups, filters); bias: (filters,)
+//   with lora_rank (Keras 3): kernel + (lora_alpha / lora_rank) * lora_kernel_a . lora_kernel_b (framework/keras/lora.hpp)
 //   output extent per spatial axis: ceil((n - (k-1)*d) / s) for "valid", ceil(n / s) for "same" and "causal".
 #include "layers/conv_base.hpp"
 
@@ -18,6 +19,7 @@ namespace xk
         std::string class_name() const override { return "Conv" + std::to_string(this->m_args.rank) + "D"; }
         PartialShape compute_output_shape(const PartialShape& input_shape) const override;
         json get_config() const override;
+        void enable_lora(long rank, std::optional<double> alpha = std::nullopt) override;
 
         long filters() const { return m_filters; }
         long groups() const { return m_groups; }

@@ -16,7 +16,7 @@ namespace xk
     Dense<T>::Dense(const json& config) : BasicLayer<T>(config, "Dense")
     {
         const std::string where = "Dense layer '" + this->name() + "'";
-        // lora_rank, lora_alpha and quantization_config are Keras 3's; accepted when unset so Keras 3 files load.
+        // lora_rank, lora_alpha and quantization_config are Keras 3's; quantization is accepted unset only.
         check_config_keys(config, where,
                           {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
                            "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint",
@@ -26,8 +26,8 @@ namespace xk
                  ": received an invalid value for `units`, expected a positive integer. Received: units=",
                  units.dump(), ".");
         m_units = units.get<long>();
-        require_unset_options(config, where, {"lora_rank", "lora_alpha", "quantization_config"},
-                              "LoRA / quantization");
+        require_unset_options(config, where, {"quantization_config"}, "quantization");
+        this->m_lora_options = LoraOptions::from_config(config, where);
         try
         {
             this->m_activation = get_activation(config.value("activation", json(nullptr)));
@@ -77,6 +77,17 @@ namespace xk
             m_bias = &this->add_weight("bias", {std::size_t(m_units)}, m_bias_initializer, m_bias_regularizer,
                                        m_bias_constraint);
         m_input_dim = input_shape.back();
+        // Keras 3.10-3.15's Dense.build calls enable_lora(self.lora_rank) without the configured lora_alpha, which
+        // therefore becomes the rank (a scale of 1) once the layer is built; Conv passes it on.
+        if (this->m_lora_options.enabled())
+            this->adapt_kernel(m_kernel, {this->m_lora_options.rank, double(this->m_lora_options.rank)},
+                               m_kernel_regularizer, m_kernel_constraint);
+    }
+
+    template <class T>
+    void Dense<T>::enable_lora(long rank, std::optional<double> alpha)
+    {
+        this->adapt_kernel(m_kernel, {rank, alpha.value_or(double(rank))}, m_kernel_regularizer, m_kernel_constraint);
     }
 
     template <class T>
@@ -108,6 +119,7 @@ namespace xk
         config["activity_regularizer"] = serialize(this->m_activity_regularizer);
         config["kernel_constraint"] = serialize(m_kernel_constraint);
         config["bias_constraint"] = serialize(m_bias_constraint);
+        this->m_lora_options.write_config(config);
         return config;
     }
 
@@ -118,7 +130,8 @@ namespace xk
         Shape y_shape = shape_of(x);
         y_shape.back() = units;
         Tensor y = Tensor::from_shape(y_shape);
-        const T* w = m_kernel->variable.value().data();
+        Tensor merged;
+        const T* w = this->kernel_in_use(*m_kernel, merged).data();
         parallel_for(rows, rows_per_task, [&](std::size_t r0, std::size_t r1) {
             kernels::gemm<T>(false, false, r1 - r0, units, in, T(1), x.data() + r0 * in, in, w, units, T(0),
                              y.data() + r0 * units, units);
@@ -132,18 +145,22 @@ namespace xk
     void Dense<T>::backward(const Tensor& x, const Tensor& dz, const LayerCache<T>&, Tensor* dx)
     {
         const std::size_t in = x.shape().back(), units = std::size_t(m_units), rows = x.size() / in;
-        if (Tensor* dw = this->grad_of(*m_kernel))
+        Tensor merged, dmerged;
+        if (Tensor* dw = this->kernel_gradient(*m_kernel, dmerged))
+        {
             // Row blocks of dw = x^T dz are independent: split over the input features (mnist_cnn's 9216).
             parallel_for(in, rows_per_task, [&](std::size_t i0, std::size_t i1) {
                 kernels::gemm<T>(true, false, i1 - i0, units, rows, T(1), x.data() + i0, in, dz.data(), units, T(1),
                                  dw->data() + i0 * units, units);
             });
+            this->finish_kernel_gradient(dmerged);
+        }
         if (m_bias)
             if (Tensor* db = this->grad_of(*m_bias))
                 kernels::bias_backward(rows, units, dz.data(), db->data());
         if (!dx)
             return;
-        const T* w = m_kernel->variable.value().data();
+        const T* w = this->kernel_in_use(*m_kernel, merged).data();
         parallel_for(rows, rows_per_task, [&](std::size_t r0, std::size_t r1) {
             kernels::gemm<T>(false, true, r1 - r0, in, units, T(1), dz.data() + r0 * units, units, w, units, T(1),
                              dx->data() + r0 * in, in);

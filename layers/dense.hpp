@@ -1,6 +1,7 @@
 #pragma once
 // Dense (Keras's Dense): y = activation(x . kernel + bias) over the last axis.
 //   kernel: (input_dim, units); bias: (units,)
+//   with lora_rank (Keras 3): kernel + (lora_alpha / lora_rank) * lora_kernel_a . lora_kernel_b (framework/keras/lora.hpp)
 //   input (batch, ..., input_dim) of rank >= 2 -> output (batch, ..., units): on rank > 2 inputs tf.keras 2.x
 //   takes tf.tensordot over the last axis, which is the same product on the rows of the flattened leading axes.
 #include "framework/keras/layer.hpp"
@@ -19,6 +20,7 @@ namespace xk
         std::string class_name() const override { return "Dense"; }
         PartialShape compute_output_shape(const PartialShape& input_shape) const override;
         json get_config() const override;
+        void enable_lora(long rank, std::optional<double> alpha = std::nullopt) override;
 
         long units() const { return m_units; }
         bool use_bias() const { return m_use_bias; }

@@ -66,9 +66,9 @@ namespace xk::keras3
                     write_layers(f, path, nested->model());
                     continue;
                 }
-                const std::vector<Weight<T>*> weights = layers[l]->weights();
-                for (std::size_t i = 0; i < weights.size(); ++i)
-                    f.write<float>(vars + "/" + std::to_string(i), tensor_cast<float>(weights[i]->variable.value()));
+                const std::vector<Tensor<T>> values = layers[l]->saved_variables();
+                for (std::size_t i = 0; i < values.size(); ++i)
+                    f.write<float>(vars + "/" + std::to_string(i), tensor_cast<float>(values[i]));
             }
         }
 
@@ -147,7 +147,7 @@ namespace xk::keras3
                 const std::string vars = path.empty() ? std::string() : path + "/vars";
                 const std::vector<std::string> stored =
                     !vars.empty() && f.is_group(vars) ? f.children(vars) : std::vector<std::string>{};
-                const std::vector<Weight<T>*> weights = layer->weights();
+                const std::vector<Weight<T>*> weights = layer->loaded_variables();
                 if (stored.size() != weights.size())
                 {
                     if (skip_mismatch)
@@ -183,8 +183,13 @@ namespace xk::keras3
                     }
                     pending.push_back({weights[i], f.read<T>(dataset)});
                 }
-                if (!skipped)
-                    std::move(pending.begin(), pending.end(), std::back_inserter(assignments));
+                if (skipped)
+                    continue;
+                // What the file does not store for the layer (LoRA's factors) is zeroed, as Keras's load does.
+                for (Weight<T>* w : layer->weights())
+                    if (std::find(weights.begin(), weights.end(), w) == weights.end())
+                        pending.push_back({w, Tensor<T>(w->variable.value().shape(), T(0))});
+                std::move(pending.begin(), pending.end(), std::back_inserter(assignments));
             }
         }
     }

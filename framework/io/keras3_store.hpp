@@ -2,7 +2,8 @@
 // Keras 3's weights store, the HDF5 layout of a `.weights.h5` file and of the `model.weights.h5` member of a
 // `.keras` archive (keras/src/saving/saving_lib.py, _save_state / H5IOStore):
 //   /vars                                 the model's own variables (none here); attr name = the model's name
-//   /layers/<key>/vars/0, 1, ...          each layer's variables, trainable first; attr name = the layer's name
+//   /layers/<key>/vars/0, 1, ...          each layer's saved_variables() (its weights, trainable first; LoRA:
+//                                         the merged kernel, no factors); attr name = the layer's name
 //   /layers/<key>/layers/<key>/vars/...   the layers of a nested model
 //   /optimizer/vars/0, 1, ...             the optimizer's variables, when the model was compiled
 // <key> is the layer's class in snake_case, made unique with _1, _2, ... in layer order; the layer's own name

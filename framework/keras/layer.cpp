@@ -222,6 +222,101 @@ namespace xk
     }
 
     template <class T>
+    void BasicLayer<T>::enable_lora(long, std::optional<double>)
+    {
+        throw value_error(where() + " has no kernel to adapt with LoRA: Keras 3's enable_lora is a method of Dense, "
+                                    "EinsumDense, Embedding and Conv1D/2D/3D (xkeras: Dense and Conv1D/2D/3D).");
+    }
+
+    template <class T>
+    void BasicLayer<T>::adapt_kernel(Weight<T>* kernel, const LoraOptions& options,
+                                     const std::optional<Regularizer>& regularizer,
+                                     const std::optional<Constraint>& kernel_constraint)
+    {
+        XK_CHECK(options.enabled(), value_error, where(), ": the LoRA rank must be a positive integer. Received rank=",
+                 options.rank, ".");
+        XK_CHECK(!kernel_constraint, value_error, where(),
+                 ": Lora is incompatible with kernel constraints. In order to enable lora on this layer, remove the "
+                 "`kernel_constraint` argument.");
+        XK_CHECK(kernel, value_error, where(), ": Cannot enable lora on a layer that isn't yet built.");
+        XK_CHECK(!m_lora, value_error, where(), ": lora is already enabled. This can only be done once per layer.");
+        const Shape kernel_shape = kernel->variable.shape();
+        Shape a_shape(kernel_shape.begin(), kernel_shape.end() - 1);
+        a_shape.push_back(std::size_t(options.rank));
+        Weight<T>& a = add_weight("lora_kernel_a", a_shape, get_initializer(json("he_uniform")), regularizer);
+        Weight<T>& b = add_weight("lora_kernel_b", {std::size_t(options.rank), kernel_shape.back()},
+                                  get_initializer(json("zeros")), regularizer);
+        kernel->trainable = false;
+        kernel->variable.set_requires_grad(false);
+        kernel->regularizer.reset();
+        m_lora = LoraAdapter{kernel, &a, &b};
+        m_lora_options = options;
+    }
+
+    template <class T>
+    const Tensor<T>& BasicLayer<T>::kernel_in_use(const Weight<T>& kernel, Tensor& storage) const
+    {
+        if (!m_lora || m_lora->kernel != &kernel)
+            return kernel.variable.value();
+        storage = lora::merged_kernel(kernel.variable.value(), m_lora->a->variable.value(), m_lora->b->variable.value(),
+                                      T(m_lora_options.scale()));
+        return storage;
+    }
+
+    template <class T>
+    Tensor<T>* BasicLayer<T>::kernel_gradient(Weight<T>& kernel, Tensor& storage)
+    {
+        if (!m_lora || m_lora->kernel != &kernel)
+            return grad_of(kernel);
+        if (!m_lora->a->variable.requires_grad() && !m_lora->b->variable.requires_grad())
+            return nullptr;
+        storage = Tensor(kernel.variable.value().shape(), T(0));
+        return &storage;
+    }
+
+    template <class T>
+    void BasicLayer<T>::finish_kernel_gradient(const Tensor& storage)
+    {
+        if (!m_lora)
+            return;
+        lora::add_factor_gradients(storage, m_lora->a->variable.value(), m_lora->b->variable.value(),
+                                   T(m_lora_options.scale()), grad_of(*m_lora->a), grad_of(*m_lora->b));
+    }
+
+    template <class T>
+    std::vector<Tensor<T>> BasicLayer<T>::saved_variables() const
+    {
+        std::vector<Tensor> out;
+        if (!m_lora)
+        {
+            for (const auto* w : weights())
+                out.push_back(w->variable.value());
+            return out;
+        }
+        for (const auto& w : m_weights)
+            if (&w == m_lora->kernel)
+            {
+                Tensor merged;
+                out.push_back(kernel_in_use(w, merged));
+            }
+            else if (&w != m_lora->a && &w != m_lora->b)
+                out.push_back(w.variable.value());
+        return out;
+    }
+
+    template <class T>
+    std::vector<Weight<T>*> BasicLayer<T>::loaded_variables()
+    {
+        if (!m_lora)
+            return weights();
+        std::vector<Weight<T>*> out;
+        for (auto& w : m_weights)
+            if (&w != m_lora->a && &w != m_lora->b)
+                out.push_back(&w);
+        return out;
+    }
+
+    template <class T>
     std::vector<Weight<T>*> BasicLayer<T>::trainable_weights()
     {
         std::vector<Weight<T>*> out;

@@ -17,6 +17,7 @@
 #include "framework/keras/config.hpp"
 #include "framework/keras/constraints.hpp"
 #include "framework/keras/initializers.hpp"
+#include "framework/keras/lora.hpp"
 #include "framework/keras/regularizers.hpp"
 #include "framework/keras/registry.hpp"
 #include "framework/engine/tape.hpp"
@@ -133,6 +134,20 @@ namespace xk
         const Activation& activation() const { return m_activation; }
         const std::optional<Regularizer>& activity_regularizer() const { return m_activity_regularizer; }
 
+        /// Keras 3's enable_lora(rank, lora_alpha) on a built layer (framework/keras/lora.hpp): Dense and
+        /// Conv1D-3D adapt their kernel; any other layer, an unbuilt one, or a second call is a value_error.
+        virtual void enable_lora(long rank, std::optional<double> alpha = std::nullopt);
+        bool lora_enabled() const { return m_lora.has_value(); }
+        const LoraOptions& lora_options() const { return m_lora_options; }
+
+        /// Keras 3's save_own_variables: the values `.keras` and `.weights.h5` files store for this layer (vars/0,
+        /// 1, ...): weights() in order, or under LoRA each weight but the factors in creation order, the kernel
+        /// merged with its adapter.
+        std::vector<Tensor> saved_variables() const;
+        /// Keras 3's load_own_variables: the weights those stored values load into, in the same order. A weight
+        /// not listed (LoRA's factors) is zeroed by a load, as Keras does.
+        std::vector<Weight<T>*> loaded_variables();
+
     protected:
         /// Reads the base keys (name, trainable, dtype, batch_input_shape/batch_shape, input_shape).
         BasicLayer(const json& config, const std::string& class_name);
@@ -160,6 +175,24 @@ namespace xk
                               const std::optional<Regularizer>& regularizer = std::nullopt,
                               const std::optional<Constraint>& constraint = std::nullopt, bool trainable = true);
 
+        /// Keras 3's enable_lora on `kernel`, a weight of this layer whose last axis is the outputs (nullptr
+        /// before build): freezes it (no gradient, no penalty: Keras 3 sums trainable weights' penalties only) and
+        /// creates lora_kernel_a and lora_kernel_b with the kernel's regularizer. A kernel constraint is a
+        /// value_error, as in Keras.
+        void adapt_kernel(Weight<T>* kernel, const LoraOptions& options, const std::optional<Regularizer>& regularizer,
+                          const std::optional<Constraint>& kernel_constraint);
+        /// The kernel to compute with: `kernel`'s value or, under LoRA, the merged kernel, made in `storage`.
+        const Tensor& kernel_in_use(const Weight<T>& kernel, Tensor& storage) const;
+        /// Where the gradient of the kernel in use is to be added: the kernel's gradient buffer (nullptr when it
+        /// is not trained) or, under LoRA, `storage` (zeros; nullptr when the factors are not trained). Then
+        /// pass the same storage to finish_kernel_gradient.
+        Tensor* kernel_gradient(Weight<T>& kernel, Tensor& storage);
+        /// Under LoRA, the factors' gradients from the merged kernel's gradient in `storage`; otherwise nothing.
+        void finish_kernel_gradient(const Tensor& storage);
+
+        /// lora_rank / lora_alpha as configured (before build) or as enabled; written by the layer's get_config.
+        LoraOptions m_lora_options;
+
         /// "Conv2D layer 'conv2d_1'": prefix for error messages.
         std::string where() const { return class_name() + " layer '" + m_name + "'"; }
 
@@ -180,6 +213,14 @@ namespace xk
         std::optional<PartialShape> m_batch_input_shape;
         std::vector<PartialShape> m_input_shapes;
         std::deque<Weight<T>> m_weights; // a deque: add_weight never moves the weights layers hold references to
+
+        struct LoraAdapter
+        {
+            Weight<T>* kernel;
+            Weight<T>* a;
+            Weight<T>* b;
+        };
+        std::optional<LoraAdapter> m_lora;
     };
 
     using Layer = BasicLayer<float>;

@@ -259,10 +259,10 @@ BOOST_AUTO_TEST_CASE(rejects_what_keras_rejects)
     throws({{"filters", 3}, {"kernel_size", 3}, {"activation", "relu7"}}, {"activation", "relu7"});
     throws({{"filters", 3}, {"kernel_size", 3}, {"kernel_initializer", "glorot"}}, {"initializer", "glorot"});
     throws({{"filters", 3}, {"kernel_size", 3}, {"colour", "red"}}, {"keyword argument not understood", "colour"});
-    // Keras 3's LoRA: the key is Keras's, unset it is what every Keras 3 config means; set it is refused.
+    // Keras 3's LoRA (tests/layers/test_lora.cpp): unset is what every Keras 3 config means; a bad rank is refused.
     BOOST_CHECK_NO_THROW(make_layer("Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"lora_rank", nullptr}}));
-    throws({{"filters", 3}, {"kernel_size", 3}, {"lora_rank", 4}}, {"lora_rank", "LoRA", "not supported", "4"});
-    throws({{"filters", 3}, {"kernel_size", 3}, {"lora_rank", 4}}, {"lora_rank"}, "Conv1D");
+    throws({{"filters", 3}, {"kernel_size", 3}, {"lora_rank", -4}}, {"lora_rank", "positive integer", "-4"});
+    throws({{"filters", 3}, {"kernel_size", 3}, {"lora_rank", "4"}}, {"lora_rank"}, "Conv1D");
 }
 
 BOOST_AUTO_TEST_CASE(rejects_inputs_that_do_not_fit)

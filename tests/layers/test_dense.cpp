@@ -184,7 +184,8 @@ BOOST_AUTO_TEST_CASE(rejects_what_keras_rejects)
     throws({{"units", 3}, {"activation", "swishy"}}, {"activation", "swishy"});
     throws({{"units", 3}, {"kernel_initializer", "glorot"}}, {"initializer", "glorot"});
     throws({{"units", 3}, {"filters", 3}}, {"keyword argument not understood", "filters"});
-    throws({{"units", 3}, {"lora_rank", 4}}, {"lora_rank", "not supported"});
+    throws({{"units", 3}, {"lora_rank", -4}}, {"lora_rank", "positive integer", "lora_rank=-4"}); // LoRA: test_lora.cpp
+    throws({{"units", 3}, {"quantization_config", {{"mode", "int8"}}}}, {"quantization_config", "not supported"});
 
     auto layer = make_layer("Dense", {{"units", 2}, {"name", "fc"}});
     BOOST_CHECK_EXCEPTION(layer->predict(Tensor<float>({3}, 0.f)), shape_error,
