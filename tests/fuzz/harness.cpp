@@ -5,6 +5,7 @@
 #include "framework/io/keras_h5.hpp"
 #include "framework/keras/layer.hpp"
 #include "framework/models/sequential.hpp"
+#include "layers/merge.hpp"
 
 #include <cstdio>
 #include <fstream>
@@ -189,16 +190,14 @@ namespace xk::fuzz
             }
             else if (name == "Flatten")
                 maybe("data_format", in.pick(formats));
+            else if (name == "Dot")
+            {
+                config["axes"] = in.in_range(-2, rank + 2);
+                maybe("normalize", in.flag());
+            }
+            else if (name == "Concatenate")
+                maybe("axis", in.in_range(-3, rank + 2));
             return config;
-        }
-
-        std::vector<std::string> fuzzable_layers()
-        {
-            std::vector<std::string> names;
-            for (const auto& name : layer_registry<float>().names())
-                if (name != "InputLayer") // the model's input, not a layer one calls
-                    names.push_back(name);
-            return names;
         }
 
         /// A unique scratch file in memory (/dev/shm when there is one), removed on scope exit.
@@ -274,11 +273,13 @@ namespace xk::fuzz
         run_rejecting_cleanly([&] { layer_from_config<float>(document); });
     }
 
-    void layer_from_bytes(const std::uint8_t* data, std::size_t size)
+    LayerRun run_layer_from_bytes(const std::uint8_t* data, std::size_t size)
     {
         static const std::vector<std::string> names = fuzzable_layers();
         ByteReader in(data, size);
-        const std::string& name = in.pick(names);
+        LayerRun run;
+        run.class_name = in.pick(names);
+        const std::string& name = run.class_name;
         int rank = spatial_rank_of(name);
         if (rank == 0) // Dense, Flatten, Activation...: any rank from 1 to 3 beyond the batch
             rank = in.in_range(0, 2);
@@ -287,36 +288,68 @@ namespace xk::fuzz
         PartialShape shape = {in.in_range(1, 2)};
         for (int i = 0; i < rank + 1; ++i) // spatial dimensions and the channels
             shape.push_back(in.in_range(1, 6));
-
         run_rejecting_cleanly([&] {
             auto layer = make_layer<float>(name, config);
+            // Merge layers take a list: two or three inputs of the same shape (the byte is read for them only,
+            // so the saved inputs of other layers replay as they were found).
+            const bool merge = dynamic_cast<MergeLayer<float>*>(layer.get()) != nullptr;
+            const int input_count = merge ? in.in_range(2, 3) : 1;
             PartialShape build_shape = shape;
             build_shape[0] = -1;
-            const PartialShape output = layer->compute_output_shape(build_shape);
-            PartialShape concrete = output;
+            const std::vector<PartialShape> build_shapes(std::size_t(input_count), build_shape);
+            // The promised shape keeps None where the layer cannot know the size (a Concatenate on the batch
+            // axis); the size check puts the batch there.
+            const PartialShape promised = layer->compute_output_shapes(build_shapes).at(0);
+            PartialShape concrete = promised;
             if (!concrete.empty() && concrete[0] == -1)
-                concrete[0] = shape[0];
+                concrete[0] = shape[0] * input_count;
             if (element_count(concrete) < 0)
                 return; // an output too large to compute: the layer accepted a config the harness won't run
-            Tensor<float> x = zeros<float>(Shape(shape.begin(), shape.end()));
+            std::vector<Variable> inputs;
             std::uint32_t state = 2463534242u;
-            for (auto& v : x)
+            for (std::size_t k = 0; k < build_shapes.size(); ++k)
             {
-                state ^= state << 13, state ^= state >> 17, state ^= state << 5;
-                v = static_cast<float>(state % 2001) / 1000.0f - 1.0f;
+                Tensor<float> x = zeros<float>(Shape(shape.begin(), shape.end()));
+                for (auto& v : x)
+                {
+                    state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+                    v = static_cast<float>(state % 2001) / 1000.0f - 1.0f;
+                }
+                inputs.emplace_back(x, /*requires_grad=*/true);
             }
             Tape tape;
-            Variable input(x, /*requires_grad=*/true);
-            auto y = layer->call(tape, input, /*training=*/in.flag());
-            XK_CHECK(y.value().shape().size() == concrete.size(), std::logic_error, name,
+            const bool training = in.flag();
+            auto y = layer->call(tape, std::span<const Variable>(inputs), training).at(0);
+            XK_CHECK(y.value().shape().size() == promised.size(), std::logic_error, name,
                      ": output rank differs from compute_output_shape");
-            for (std::size_t i = 0; i < concrete.size(); ++i)
-                XK_CHECK(concrete[i] == -1 || static_cast<long>(y.value().shape()[i]) == concrete[i],
-                         std::logic_error, name, ": output shape ", shape_str(concrete), " promised, got dim ",
-                         i, " = ", y.value().shape()[i]);
+            for (std::size_t i = 0; i < promised.size(); ++i)
+            {
+                const long got = static_cast<long>(y.value().shape()[i]);
+                // An unknown batch is the input's, or the inputs' together for a merge on the batch axis.
+                const bool fits = promised[i] != -1 ? got == promised[i]
+                                  : i != 0          || got == shape[0] || (merge && got == shape[0] * input_count);
+                XK_CHECK(fits,
+                         std::logic_error, name, ": output shape ", shape_str(promised), " promised, got dim ",
+                         i, " = ", got);
+            }
             tape.backward(y);
-            XK_CHECK(input.grad().shape() == x.shape(), std::logic_error, name, ": input gradient shape");
+            for (const auto& input : inputs)
+                XK_CHECK(input.grad().shape() == input.value().shape(), std::logic_error, name,
+                         ": input gradient shape");
+            run.ran = true;
         });
+        return run;
+    }
+
+    void layer_from_bytes(const std::uint8_t* data, std::size_t size) { run_layer_from_bytes(data, size); }
+
+    std::vector<std::string> fuzzable_layers()
+    {
+        std::vector<std::string> names;
+        for (const auto& name : layer_registry<float>().names())
+            if (name != "InputLayer") // the model's input, not a layer one calls
+                names.push_back(name);
+        return names;
     }
 
     Harness harness_named(const std::string& name)

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace xk::fuzz
 {
@@ -24,6 +25,17 @@ namespace xk::fuzz
     /// The bytes choose a registered layer, a well-formed config for it (kernel sizes, strides, padding,
     /// dilation, data_format...) and a small input shape; the layer is built, run forward and backward.
     void layer_from_bytes(const std::uint8_t* data, std::size_t size);
+    /// What layer_from_bytes did with the bytes: the class it picked, and whether that layer was built and run
+    /// forward and backward (false: the library rejected the config or the input with its own error).
+    struct LayerRun
+    {
+        std::string class_name;
+        bool ran = false;
+    };
+    LayerRun run_layer_from_bytes(const std::uint8_t* data, std::size_t size);
+    /// The registered layers the layer harness picks from: every one but InputLayer. Merge layers get a list
+    /// of two or three inputs.
+    std::vector<std::string> fuzzable_layers();
 
     /// Which harness a corpus directory name stands for ("load_model", "load_archive", "model_config",
     /// "layer"); nullptr if none.

@@ -2,12 +2,14 @@
 // libFuzzer: tests/data/fuzz/<target>/* (the crashes found, one file each) and the committed seeds. A
 // foreign exception fails the test here; a crash or sanitizer report fails the whole executable.
 #include "fuzz/harness.hpp"
+#include "layers/registry.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -38,26 +40,35 @@ namespace
         return count;
     }
 
-    /// Runs `target`'s harness on every regular file under `dir`; returns how many.
+    /// Runs `target`'s harness on every regular file under `dir` (which must exist and hold some); returns how
+    /// many it handled, which must be all of them.
     std::size_t replay(const std::string& target, const fs::path& dir)
     {
         const auto harness = xk::fuzz::harness_named(target);
         BOOST_REQUIRE(harness != nullptr);
-        std::size_t count = 0;
-        if (!fs::exists(dir))
-            return 0;
+        BOOST_REQUIRE_MESSAGE(fs::is_directory(dir), dir.string() << " is missing: nothing would be replayed");
+        std::vector<fs::path> files;
         for (const auto& entry : fs::recursive_directory_iterator(dir))
-        {
-            if (!entry.is_regular_file() || entry.path().filename() == "README.md")
-                continue;
-            BOOST_TEST_CONTEXT(entry.path().string())
+            if (entry.is_regular_file() && entry.path().filename() != "README.md")
+                files.push_back(entry.path());
+        BOOST_TEST_REQUIRE(!files.empty(), dir.string() << " holds no input to replay");
+        std::size_t handled = 0;
+        for (const auto& file : files)
+            BOOST_TEST_CONTEXT(file.string())
             {
-                const auto bytes = read_bytes(entry.path());
-                BOOST_CHECK_NO_THROW(harness(bytes.data(), bytes.size()));
+                const auto bytes = read_bytes(file);
+                try
+                {
+                    harness(bytes.data(), bytes.size());
+                    ++handled;
+                }
+                catch (const std::exception& e)
+                {
+                    BOOST_ERROR("the harness let through " << e.what());
+                }
             }
-            ++count;
-        }
-        return count;
+        BOOST_TEST(handled == files.size());
+        return handled;
     }
 }
 
@@ -103,12 +114,36 @@ BOOST_AUTO_TEST_CASE(archives_in_test_data_are_handled)
 
 BOOST_AUTO_TEST_CASE(layer_harness_covers_every_layer)
 {
-    // One input per leading byte: the first byte picks the layer, so every registered layer is built and run.
-    for (int first = 0; first < 256; ++first)
-    {
-        std::vector<std::uint8_t> bytes(64);
-        for (std::size_t i = 0; i < bytes.size(); ++i)
-            bytes[i] = static_cast<std::uint8_t>(i == 0 ? first : (first * 31 + i * 7) % 256);
-        BOOST_TEST_CONTEXT("first byte " << first) { BOOST_CHECK_NO_THROW(xk::fuzz::layer_from_bytes(bytes.data(), bytes.size())); }
-    }
+    // Inputs whose first byte picks the layer, the rest varied: every registered layer (InputLayer aside) must
+    // be built and run forward and backward at least once, not only picked and rejected.
+    std::map<std::string, int> ran;
+    std::size_t runs = 0;
+    for (int variant = 0; variant < 8; ++variant)
+        for (int first = 0; first < 256; ++first)
+        {
+            std::vector<std::uint8_t> bytes(64);
+            for (std::size_t i = 0; i < bytes.size(); ++i)
+                bytes[i] = static_cast<std::uint8_t>(i == 0 ? first : (first * 31 + i * 7 + variant * 53 + i * i * variant) % 256);
+            BOOST_TEST_CONTEXT("first byte " << first << ", variant " << variant)
+            {
+                try
+                {
+                    const xk::fuzz::LayerRun run = xk::fuzz::run_layer_from_bytes(bytes.data(), bytes.size());
+                    if (run.ran)
+                    {
+                        ++ran[run.class_name];
+                        ++runs;
+                    }
+                }
+                catch (const std::exception& e)
+                {
+                    BOOST_ERROR("the harness let through " << e.what());
+                }
+            }
+        }
+    const std::vector<std::string> layers = xk::fuzz::fuzzable_layers();
+    BOOST_TEST(layers.size() == xk::layer_registry<float>().names().size() - 1);
+    for (const auto& name : layers)
+        BOOST_TEST(ran[name] > 0, name << " was never built and run");
+    BOOST_TEST(runs > layers.size());
 }
