@@ -309,6 +309,47 @@ BOOST_AUTO_TEST_CASE(gradcheck_passes_on_every_layer_family)
     BOOST_TEST(random_input.status == 0, random_input.out);
 }
 
+BOOST_AUTO_TEST_CASE(gradcheck_passes_on_depthwise_dense_pooling_and_normalization_layers)
+{
+    // The families the reference cases lack, in a file of each format, with weights far from their
+    // initial values (a zero bias or a unit variance would hide a wrong gradient).
+    ScratchDir scratch;
+    Sequential model("families");
+    model.set_input({-1, 9, 9, 3});
+    model.add(make_layer("DepthwiseConv2D", {{"kernel_size", 3}, {"depth_multiplier", 2}, {"activation", "tanh"}}));
+    model.add(make_layer("BatchNormalization", json::object()));
+    model.add(make_layer("MaxPooling2D", {{"pool_size", 2}}));
+    model.add(make_layer("AveragePooling2D", {{"pool_size", 2}, {"padding", "same"}}));
+    model.add(make_layer("Flatten"));
+    model.add(make_layer("Dense", {{"units", 4}, {"activation", "softmax"}, {"lora_rank", 2}}));
+    std::uint64_t seed = 40;
+    for (auto* w : model.weights())
+    {
+        Tensor<double> v = test::random_tensor(shape_of(w->variable.value()), seed++);
+        if (w->name == "moving_variance")
+            v = xt::abs(v) + 0.5;
+        w->variable.value() = tensor_cast<float>(v);
+    }
+    for (const char* name : {"families.h5", "families.keras"})
+    {
+        const fs::path path = scratch.path / name;
+        model.save(path.string());
+        Run run = xkeras("gradcheck " + q(path));
+        BOOST_TEST_CONTEXT(name << ":\n" << run.out)
+        {
+            BOOST_TEST(run.status == 0);
+            BOOST_TEST(run.out.find("gradcheck passed") != std::string::npos);
+            for (const char* layer : {"(DepthwiseConv2D)", "(BatchNormalization)", "(MaxPooling2D)",
+                                      "(AveragePooling2D)", "(Flatten)", "(Dense)"})
+                BOOST_TEST(run.out.find(layer) != std::string::npos, layer);
+            std::size_t ok = 0;
+            for (std::size_t at = run.out.find(": ok\n"); at != std::string::npos; at = run.out.find(": ok\n", at + 1))
+                ++ok;
+            BOOST_TEST(ok == model.layers().size());
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(convert_moves_weights_between_layouts)
 {
     ScratchDir scratch;
