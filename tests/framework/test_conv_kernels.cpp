@@ -1,12 +1,15 @@
 // The float convolution kernels (implicit GEMM, stride phases, the small-channel kernels of
-// conv_small_channels.cpp where built) against the double kernels, which take the im2col + BLAS path, over
+// conv_small_channels.cpp where built) and the double ones (im2col + BLAS) against direct loops, over
 // geometries that exercise padding, strides, dilations, 1-D/2-D/3-D, channel counts around the register tile,
-// and tile tails.
+// and tile tails: within float32 rounding on random values, exactly on small integers.
 #include "framework/engine/kernels/conv.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <tuple>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -49,42 +52,153 @@ namespace
         return s.str();
     }
 
-    void expect_close(const std::vector<float>& got, const std::vector<double>& want, double scale,
+    /// The three passes by direct loops in double, from the given presets: y = conv(x, w) + y_preset,
+    /// dx = dx_preset + conv_backward_input(dy, w), dw = dw_preset + the gradient in w. Independent of the
+    /// library (which takes im2col + GEMM in double and its own kernels in float).
+    struct Passes
+    {
+        std::vector<double> y, dx, dw;
+    };
+    Passes direct_loops(const ConvGeometry& g, const std::vector<double>& x, const std::vector<double>& w,
+                        const std::vector<double>& dy, Passes presets)
+    {
+        const std::size_t cin = g.in_channels, cout = g.out_channels, cin_g = cin / g.groups, cout_g = cout / g.groups;
+        std::fill(presets.y.begin(), presets.y.end(), 0.0);
+        for (std::size_t b = 0; b < g.batch; ++b)
+            for (std::size_t o0 = 0; o0 < g.out[0]; ++o0)
+                for (std::size_t o1 = 0; o1 < g.out[1]; ++o1)
+                    for (std::size_t o2 = 0; o2 < g.out[2]; ++o2)
+                        for (std::size_t k0 = 0; k0 < g.kernel[0]; ++k0)
+                            for (std::size_t k1 = 0; k1 < g.kernel[1]; ++k1)
+                                for (std::size_t k2 = 0; k2 < g.kernel[2]; ++k2)
+                                {
+                                    const long i0 = long(o0 * g.stride[0] + k0 * g.dilation[0]) - g.pad_before[0];
+                                    const long i1 = long(o1 * g.stride[1] + k1 * g.dilation[1]) - g.pad_before[1];
+                                    const long i2 = long(o2 * g.stride[2] + k2 * g.dilation[2]) - g.pad_before[2];
+                                    if (i0 < 0 || i1 < 0 || i2 < 0 || i0 >= long(g.in[0]) || i1 >= long(g.in[1]) ||
+                                        i2 >= long(g.in[2]))
+                                        continue;
+                                    const std::size_t xi =
+                                        ((b * g.in[0] + std::size_t(i0)) * g.in[1] + std::size_t(i1)) * g.in[2] + std::size_t(i2);
+                                    const std::size_t yi = ((b * g.out[0] + o0) * g.out[1] + o1) * g.out[2] + o2;
+                                    const std::size_t tap = (k0 * g.kernel[1] + k1) * g.kernel[2] + k2;
+                                    for (std::size_t co = 0; co < cout; ++co)
+                                    {
+                                        const std::size_t group = co / cout_g;
+                                        for (std::size_t ci = 0; ci < cin_g; ++ci)
+                                        {
+                                            const std::size_t xc = xi * cin + group * cin_g + ci;
+                                            const std::size_t wc = (tap * cin_g + ci) * cout + co;
+                                            presets.y[yi * cout + co] += x[xc] * w[wc];
+                                            presets.dx[xc] += dy[yi * cout + co] * w[wc];
+                                            presets.dw[wc] += x[xc] * dy[yi * cout + co];
+                                        }
+                                    }
+                                }
+        return presets;
+    }
+
+    /// The float kernels' error allowed by float32 rounding: sums of `depth` terms in any order and blocking
+    /// err by about eps * sqrt(depth) * max|want| (random rounding errors; a sum in a different order stays
+    /// within that); float_rounding_factor sets the margin. A dropped or doubled term, by contrast, is off by
+    /// about max|want| / sqrt(depth).
+    constexpr double float_rounding_factor = 4.0;
+
+    void expect_close(const std::vector<float>& got, const std::vector<double>& want, double depth,
                       const std::string& what)
+    {
+        BOOST_TEST_REQUIRE(got.size() == want.size());
+        double largest = 0.0;
+        for (double v : want)
+            largest = std::max(largest, std::abs(v));
+        const double bound =
+            float_rounding_factor * double(std::numeric_limits<float>::epsilon()) * std::sqrt(depth) * largest;
+        std::size_t bad = 0;
+        double worst = 0.0;
+        for (std::size_t i = 0; i < got.size(); ++i)
+        {
+            const double error = std::abs(double(got[i]) - want[i]);
+            worst = std::max(worst, error);
+            if (!(error <= bound))
+                ++bad;
+        }
+        if (std::getenv("XKERAS_REPORT_ROUNDING"))
+            BOOST_TEST_MESSAGE("rounding " << worst / (bound / float_rounding_factor) << " " << what);
+        BOOST_TEST(bad == 0u, what << ": " << bad << " of " << got.size() << " entries differ by more than "
+                                   << bound << " (worst " << worst << ")");
+    }
+
+    void expect_equal(const std::vector<float>& got, const std::vector<double>& want, const std::string& what)
     {
         BOOST_TEST_REQUIRE(got.size() == want.size());
         std::size_t bad = 0;
         for (std::size_t i = 0; i < got.size(); ++i)
-            if (!(std::abs(double(got[i]) - want[i]) <= 1e-5 * scale * (1.0 + std::abs(want[i]))))
-                ++bad;
-        BOOST_TEST(bad == 0u, what << ": " << bad << " of " << got.size() << " entries differ");
+            bad += double(got[i]) != want[i];
+        BOOST_TEST(bad == 0u, what << ": " << bad << " of " << got.size() << " entries are not exact");
     }
 
+    std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+
+    /// The float kernels (and the double path) on `g` against direct loops, twice: values in [-1, 1) within
+    /// float rounding, and small integers whose sums float holds exactly (a dropped pixel at a slab or chunk
+    /// boundary cannot hide in the tolerance there).
     void check(const ConvGeometry& g, unsigned seed)
     {
         std::mt19937 rng(seed);
         std::uniform_real_distribution<double> u(-1.0, 1.0);
+        std::uniform_int_distribution<int> small(-3, 3);
         const std::size_t xs = g.batch * g.in_pixels() * g.in_channels, ys = g.batch * g.out_pixels() * g.out_channels;
-        const std::size_t ws = g.taps() * g.in_channels * g.out_channels;
-        std::vector<double> xd(xs), wd(ws), dyd(ys);
-        for (auto* v : {&xd, &wd, &dyd})
-            for (auto& e : *v)
-                e = u(rng);
-        auto to_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
-        const std::vector<float> xf = to_float(xd), wf = to_float(wd), dyf = to_float(dyd);
-        // Preset dx and dw: the backward kernels add to them.
-        std::vector<double> yd(ys, 7.0), dxd(xs, 0.5), dwd(ws, -0.25);
-        std::vector<float> yf(ys, 7.0f), dxf(xs, 0.5f), dwf(ws, -0.25f);
-        xk::kernels::conv_forward<double>(g, xd.data(), wd.data(), yd.data());
-        xk::kernels::conv_forward<float>(g, xf.data(), wf.data(), yf.data());
-        xk::kernels::conv_backward_input<double>(g, dyd.data(), wd.data(), dxd.data());
-        xk::kernels::conv_backward_input<float>(g, dyf.data(), wf.data(), dxf.data());
-        xk::kernels::conv_backward_kernel<double>(g, xd.data(), dyd.data(), dwd.data());
-        xk::kernels::conv_backward_kernel<float>(g, xf.data(), dyf.data(), dwf.data());
-        const double depth = double(g.taps() * std::max(g.in_channels, g.out_channels));
-        expect_close(yf, yd, depth, "forward, " + describe(g));
-        expect_close(dxf, dxd, depth, "backward to input, " + describe(g));
-        expect_close(dwf, dwd, double(g.batch * g.out_pixels()), "backward to kernel, " + describe(g));
+        const std::size_t ws = g.taps() * g.in_channels / g.groups * g.out_channels;
+        for (const bool exact : {false, true})
+        {
+            // Values rounded to float first: the float kernels and the reference start from the same numbers.
+            std::vector<double> xd(xs), wd(ws), dyd(ys);
+            for (auto* v : {&xd, &wd, &dyd})
+                for (auto& e : *v)
+                    e = exact ? double(small(rng)) : double(float(u(rng)));
+            const std::vector<float> xf = to_float(xd), wf = to_float(wd), dyf = to_float(dyd);
+            // Preset dx and dw: the backward kernels add to them; y is overwritten.
+            const Passes presets{std::vector<double>(ys, 7.0), std::vector<double>(xs, 0.5),
+                                 std::vector<double>(ws, -0.25)};
+            const Passes want = direct_loops(g, xd, wd, dyd, presets);
+            Passes lib = presets;
+            std::vector<float> yf(ys, 7.0f), dxf(xs, 0.5f), dwf(ws, -0.25f);
+            xk::kernels::conv_forward<double>(g, xd.data(), wd.data(), lib.y.data());
+            xk::kernels::conv_forward<float>(g, xf.data(), wf.data(), yf.data());
+            xk::kernels::conv_backward_input<double>(g, dyd.data(), wd.data(), lib.dx.data());
+            xk::kernels::conv_backward_input<float>(g, dyf.data(), wf.data(), dxf.data());
+            xk::kernels::conv_backward_kernel<double>(g, xd.data(), dyd.data(), lib.dw.data());
+            xk::kernels::conv_backward_kernel<float>(g, xf.data(), dyf.data(), dwf.data());
+            const std::string where = std::string(exact ? "integers" : "uniform") + ", " + describe(g);
+            // Each output sums taps x C_in/groups products, each input gradient at most taps x C_out, each
+            // kernel gradient batch x output pixels.
+            const double forward_depth = double(g.taps() * g.in_channels / g.groups),
+                         input_depth = double(g.taps() * g.out_channels), kernel_depth = double(g.batch * g.out_pixels());
+            if (exact)
+            {
+                expect_equal(yf, want.y, "forward, " + where);
+                expect_equal(dxf, want.dx, "backward to input, " + where);
+                expect_equal(dwf, want.dw, "backward to kernel, " + where);
+            }
+            else
+            {
+                expect_close(yf, want.y, forward_depth, "forward, " + where);
+                expect_close(dxf, want.dx, input_depth, "backward to input, " + where);
+                expect_close(dwf, want.dw, kernel_depth, "backward to kernel, " + where);
+            }
+            // The double path (im2col + BLAS) agrees with the loops to double rounding.
+            for (const auto& [name, a, b] : {std::tuple{"forward", &lib.y, &want.y}, std::tuple{"input", &lib.dx, &want.dx},
+                                             std::tuple{"kernel", &lib.dw, &want.dw}})
+            {
+                double largest = 0.0, worst = 0.0;
+                for (std::size_t i = 0; i < a->size(); ++i)
+                {
+                    largest = std::max(largest, std::abs((*b)[i]));
+                    worst = std::max(worst, std::abs((*a)[i] - (*b)[i]));
+                }
+                BOOST_TEST(worst <= 1e-12 * std::max(largest, 1.0), "double path, " << name << ", " << where);
+            }
+        }
     }
 }
 
