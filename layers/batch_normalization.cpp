@@ -36,9 +36,8 @@ namespace xk
             return out;
         }
 
-        /// Work partitions of the per-feature reductions: a fixed count keeps the sums' order (and so the
-        /// rounding) independent of the number of threads.
-        constexpr std::size_t reduction_parts = 16;
+        /// The per-feature reductions' partitions (framework/engine/parallel.hpp: independent of the threads).
+        constexpr std::size_t reduction_parts = reduction_partitions;
     }
 
     template <class T>

@@ -1,7 +1,9 @@
 // Threads: predict on one model from several threads at once (built or not yet built), two models trained
-// at once in one process, and the process-wide thread cap that parallel_for honours.
+// at once in one process, the process-wide thread cap that parallel_for honours, and the same training
+// result on any thread count.
 #include "framework/training/model.hpp"
 #include "framework/engine/parallel.hpp"
+#include "framework/engine/random.hpp"
 #include "support/checks.hpp"
 #include "support/gradcheck.hpp"
 
@@ -184,4 +186,75 @@ BOOST_AUTO_TEST_CASE(parallel_for_never_runs_more_bodies_than_the_thread_cap)
     const Tensor<float> one = model.predict(x);
     set_num_threads(0);
     BOOST_TEST((model.predict(x) == one));
+}
+
+namespace
+{
+    /// Keras's mnist_cnn (examples/mnist_cnn.cpp's architecture), and a depthwise / separable / normalised
+    /// model: between them every kernel gradient that sums over the batch in partitions (the implicit-GEMM
+    /// and small-channel conv kernels, the AVX-512 kernel gradient where built, depthwise, bias, batch norm).
+    Sequential mnist_cnn()
+    {
+        Sequential model("mnist_cnn");
+        model.set_input({-1, 28, 28, 1});
+        model.add(make_layer("Conv2D", {{"filters", 32}, {"kernel_size", 3}, {"activation", "relu"}}));
+        model.add(make_layer("Conv2D", {{"filters", 64}, {"kernel_size", 3}, {"activation", "relu"}}));
+        model.add(make_layer("MaxPooling2D", {{"pool_size", 2}}));
+        model.add(make_layer("Dropout", {{"rate", 0.25}}));
+        model.add(make_layer("Flatten"));
+        model.add(make_layer("Dense", {{"units", 128}, {"activation", "relu"}}));
+        model.add(make_layer("Dropout", {{"rate", 0.5}}));
+        model.add(make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}));
+        return model;
+    }
+
+    Sequential depthwise_model()
+    {
+        Sequential model("depthwise");
+        model.set_input({-1, 28, 28, 1});
+        model.add(make_layer("Conv2D", {{"filters", 24}, {"kernel_size", 3}, {"activation", "relu"}}));
+        model.add(make_layer("DepthwiseConv2D", {{"kernel_size", 3}, {"depth_multiplier", 2}}));
+        model.add(make_layer("BatchNormalization"));
+        model.add(make_layer("SeparableConv2D", {{"filters", 40}, {"kernel_size", 3}, {"strides", 2}}));
+        model.add(make_layer("GlobalAveragePooling2D"));
+        model.add(make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}));
+        return model;
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_same_seed_trains_to_the_same_bits_on_one_thread_and_on_two)
+{
+    // Reductions split into a fixed number of partitions (framework/engine/parallel.hpp), so the thread count
+    // changes no sum's order: a few steps (dropout and shuffle included) end with bit-identical weights.
+    Tensor<float> x = tensor_cast<float>(Tensor<double>(test::random_tensor({96, 28, 28, 1}, 3) * 0.5 + 0.5));
+    Tensor<float> y({96, 10}, 0.f);
+    for (std::size_t i = 0; i < 96; ++i)
+        y(i, (i * 7) % 10) = 1.f;
+    for (auto* make : {&mnist_cnn, &depthwise_model})
+    {
+        auto train = [&](int threads) {
+            set_num_threads(threads);
+            reset_layer_names();
+            set_random_seed(42);
+            Sequential model = make();
+            model.compile("adam", "categorical_crossentropy");
+            FitOptions options;
+            options.batch_size = 32;
+            options.verbose = 0;
+            History history = model.fit(x, y, options);
+            std::vector<Tensor<float>> weights;
+            for (auto* w : model.weights())
+                weights.push_back(w->variable.value());
+            return std::make_pair(history.history.at("loss"), weights);
+        };
+        const auto one = train(1), two = train(2);
+        set_num_threads(0);
+        BOOST_TEST_CONTEXT((make == &mnist_cnn ? "mnist_cnn" : "depthwise"))
+        {
+            BOOST_TEST(one.first == two.first, boost::test_tools::per_element());
+            BOOST_TEST_REQUIRE(one.second.size() == two.second.size());
+            for (std::size_t i = 0; i < one.second.size(); ++i)
+                BOOST_TEST((one.second[i] == two.second[i]), "weight " << i << " differs");
+        }
+    }
 }

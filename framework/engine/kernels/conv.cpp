@@ -213,9 +213,7 @@ namespace xk::kernels
         const std::size_t wsize = k * g.out_channels;
         const std::size_t rows = tile_rows(k);
         const std::size_t tiles = (m + rows - 1) / rows;
-        // A few partitions per thread, taken as threads free up: a core slowed by another process then holds
-        // back a small share of the pass, not half of it.
-        const std::size_t parts = std::min<std::size_t>(tiles, 4 * std::size_t(num_threads()));
+        const std::size_t parts = std::min(tiles, reduction_partitions);
         std::vector<std::vector<T>> partials(parts, std::vector<T>(wsize, T(0)));
         for_partitions(tiles, parts, [&](std::size_t p, std::size_t t0, std::size_t t1) {
             std::vector<T> col(is_pointwise(g) ? 0 : rows * k);

@@ -431,10 +431,8 @@ namespace xk::kernels::detail
             constexpr std::size_t V = decltype(vector_count)::value;
             constexpr std::size_t P = kernel_grad_block_pixels(V);
             const std::size_t width = V * 16;
-            // Private sums per partition of the output rows, added into dw at the end. Four partitions per
-            // thread: when a core is taken by another process, the other thread picks up the waiting ones
-            // instead of the step waiting for a fixed half.
-            const std::size_t parts = std::min<std::size_t>(rows_total, 4 * std::size_t(num_threads()));
+            // Private sums per partition of the output rows, added into dw in partition order at the end.
+            const std::size_t parts = std::min(rows_total, reduction_partitions);
             std::vector<std::vector<float>> partials(parts, std::vector<float>(plan.k * width, 0.0f));
             for_partitions(rows_total, parts, [&](std::size_t part, std::size_t r0, std::size_t r1) {
                 std::vector<long> rows(plan.tap_rows);

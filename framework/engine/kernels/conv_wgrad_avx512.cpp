@@ -151,7 +151,7 @@ namespace xk::kernels::detail
         constexpr std::array<RowsTileFn, 4> rows_tiles{&wgrad_rows_tile<24, 1>, &wgrad_rows_tile<12, 2>,
                                                        &wgrad_rows_tile<8, 3>, &wgrad_rows_tile<6, 4>};
 
-        // Workspaces of one call together stay under 64 MB unless there are fewer than one per thread.
+        // Workspaces of one call together stay under 64 MB unless that leaves fewer than two.
         constexpr std::size_t workspace_budget_floats = (std::size_t(64) << 20) / sizeof(float);
 
         /// A private dW accumulator with the scratch of the partition that owns it.
@@ -269,12 +269,11 @@ namespace xk::kernels::detail
         // The slabs are split into a fixed number of partitions, each summed in order into its own workspace (a
         // private dW^T, (cout, kvecs * 16), or in the rows layout dW, (krows, cpad)), and the workspaces are added
         // in partition order: the result does not depend on which thread ran what, so training stays
-        // bit-reproducible. Several partitions per thread (as memory allows), taken as threads free up, so a
-        // core slowed by another process holds back a small share of the pass.
+        // bit-reproducible. The count is fixed (reduction_partitions), fewer only when the workspaces would
+        // outgrow their budget: a function of the geometry, never of the thread count.
         const std::size_t partial_size = by_rows ? krows * cpad : cout * kpad;
-        const std::size_t threads = std::size_t(num_threads());
-        const std::size_t affordable = std::max(threads, workspace_budget_floats / partial_size);
-        const std::size_t parts = std::min({items, 4 * threads, affordable});
+        const std::size_t affordable = std::max<std::size_t>(2, workspace_budget_floats / partial_size);
+        const std::size_t parts = std::min({items, reduction_partitions, affordable});
         std::vector<Workspace> spaces(parts);
         for_partitions(items, parts, [&](std::size_t part, std::size_t i0, std::size_t i1) {
             Workspace& space = spaces[part];

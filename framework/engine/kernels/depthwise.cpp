@@ -179,8 +179,8 @@ namespace xk::kernels
         const std::size_t in_w = g.in[2], out_w = g.out[2], sw = g.stride[2];
         const std::size_t wsize = g.taps() * c_out, rows = g.batch * g.out[0] * g.out[1];
         const TapRuns runs(g);
-        // Private kernel sums per partition of the rows, added at the end: a few partitions per thread.
-        const std::size_t parts = std::min<std::size_t>(rows, 4 * std::size_t(num_threads()));
+        // Private kernel sums per partition of the rows, added in partition order at the end.
+        const std::size_t parts = std::min(rows, reduction_partitions);
         std::vector<std::vector<T>> partials(parts, std::vector<T>(wsize, T(0)));
         for_partitions(rows, parts, [&](std::size_t part, std::size_t r0, std::size_t r1) {
             T* acc = partials[part].data();
@@ -227,7 +227,7 @@ namespace xk::kernels
     void bias_backward(std::size_t pixels, std::size_t channels, const T* dy, T* db)
     {
         // Column sums over pixels: private sums per partition of the rows when there is enough work to share.
-        const std::size_t parts = pixels * channels < (1u << 16) ? 1 : std::min<std::size_t>(pixels, 8 * std::size_t(num_threads()));
+        const std::size_t parts = pixels * channels < (1u << 16) ? 1 : std::min(pixels, reduction_partitions);
         std::vector<std::vector<T>> partials(parts, std::vector<T>(channels, T(0)));
         for_partitions(pixels, parts, [&](std::size_t part, std::size_t p0, std::size_t p1) {
             T* __restrict acc = partials[part].data();

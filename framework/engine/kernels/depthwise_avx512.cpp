@@ -208,9 +208,8 @@ namespace xk::kernels::detail
         const std::size_t C = g.in_channels, kw = g.kernel[2], in_w = g.in[2], out_w = g.out[2];
         const std::size_t rows = g.batch * g.out[0] * g.out[1], wsize = g.taps() * C;
         const std::vector<long> columns = input_columns(g);
-        // Private kernel sums per partition of the output rows, added at the end; several partitions per thread,
-        // so a core slowed by another process delays a small share of the pass.
-        const std::size_t parts = std::min<std::size_t>(rows, 8 * std::size_t(num_threads()));
+        // Private kernel sums per partition of the output rows, added in partition order at the end.
+        const std::size_t parts = std::min(rows, reduction_partitions);
         std::vector<std::vector<float>> partials(parts, std::vector<float>(wsize, 0.0f));
         for_partitions(rows, parts, [&](std::size_t part, std::size_t r0, std::size_t r1) {
             float* sums = partials[part].data();
