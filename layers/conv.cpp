@@ -45,6 +45,8 @@ namespace xk
         Shape kernel_shape(a.kernel_size.begin(), a.kernel_size.end());
         kernel_shape.push_back(std::size_t(channels / m_groups));
         kernel_shape.push_back(std::size_t(m_filters));
+        if (this->m_lora_options.enabled())
+            this->require_lora_compatible(m_kernel_constraint);
         m_kernel = &this->add_weight("kernel", kernel_shape, m_kernel_initializer, m_kernel_regularizer,
                                      m_kernel_constraint);
         this->add_bias(std::size_t(m_filters));

@@ -71,6 +71,8 @@ namespace xk
                  "shape received: ",
                  shape_str(input_shape), ".");
         const std::size_t input_dim = std::size_t(input_shape.back());
+        if (this->m_lora_options.enabled())
+            this->require_lora_compatible(m_kernel_constraint);
         m_kernel = &this->add_weight("kernel", {input_dim, std::size_t(m_units)}, m_kernel_initializer,
                                      m_kernel_regularizer, m_kernel_constraint);
         if (m_use_bias)

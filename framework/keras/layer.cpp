@@ -235,9 +235,7 @@ namespace xk
     {
         XK_CHECK(options.enabled(), value_error, where(), ": the LoRA rank must be a positive integer. Received rank=",
                  options.rank, ".");
-        XK_CHECK(!kernel_constraint, value_error, where(),
-                 ": Lora is incompatible with kernel constraints. In order to enable lora on this layer, remove the "
-                 "`kernel_constraint` argument.");
+        require_lora_compatible(kernel_constraint);
         XK_CHECK(kernel, value_error, where(), ": Cannot enable lora on a layer that isn't yet built.");
         XK_CHECK(!m_lora, value_error, where(), ": lora is already enabled. This can only be done once per layer.");
         const Shape kernel_shape = kernel->variable.shape();
@@ -251,6 +249,14 @@ namespace xk
         kernel->regularizer.reset();
         m_lora = LoraAdapter{kernel, &a, &b};
         m_lora_options = options;
+    }
+
+    template <class T>
+    void BasicLayer<T>::require_lora_compatible(const std::optional<Constraint>& kernel_constraint) const
+    {
+        XK_CHECK(!kernel_constraint, value_error, where(),
+                 ": Lora is incompatible with kernel constraints. In order to enable lora on this layer, remove the "
+                 "`kernel_constraint` argument.");
     }
 
     template <class T>

@@ -181,6 +181,9 @@ namespace xk
         /// value_error, as in Keras.
         void adapt_kernel(Weight<T>* kernel, const LoraOptions& options, const std::optional<Regularizer>& regularizer,
                           const std::optional<Constraint>& kernel_constraint);
+        /// The kernel-constraint check of adapt_kernel alone: a build with lora_rank calls it before creating
+        /// any weight, so a refused build leaves the layer as it was.
+        void require_lora_compatible(const std::optional<Constraint>& kernel_constraint) const;
         /// The kernel to compute with: `kernel`'s value or, under LoRA, the merged kernel, made in `storage`.
         const Tensor& kernel_in_use(const Weight<T>& kernel, Tensor& storage) const;
         /// Where the gradient of the kernel in use is to be added: the kernel's gradient buffer (nullptr when it

@@ -4,8 +4,8 @@
 //   A: kernel.shape[:-1] + (rank,), he_uniform;   B: (rank, outputs), zeros   (a fresh adapter changes nothing).
 // Keras 3's files store the merged kernel in the kernel's place and not the factors, and loading a file zeroes
 // the factors (keras/src/layers/convolutional/base_conv.py and core/dense.py, save_own_variables and
-// load_own_variables, 3.3-3.15). BasicLayer holds the adapter (framework/keras/layer.hpp); this file holds the
-// options and the arithmetic.
+// load_own_variables: Dense since 3.1, Conv since 3.3, to 3.15; 3.0.x's Dense initialised A with zeros).
+// BasicLayer holds the adapter (framework/keras/layer.hpp); this file holds the options and the arithmetic.
 #include "framework/engine/tensor.hpp"
 #include "framework/keras/config.hpp"
 
@@ -22,10 +22,12 @@ namespace xk
         double scale() const { return alpha / double(rank); }
 
         /// lora_rank (a positive integer or null) and lora_alpha (a number or null: the rank), as Keras 3.10+
-        /// reads them; 3.3-3.8 know lora_rank alone, which is the same as alpha = rank.
+        /// reads them; earlier versions know lora_rank alone, which is the same as alpha = rank. Stricter than
+        /// Keras, which takes a lora_alpha without a rank and ignores it: here that is a value_error.
         static LoraOptions from_config(const json& config, const std::string& where);
-        /// Writes lora_rank when enabled, and lora_alpha when it is not the rank: Keras 3.6, the version of the
-        /// files xkeras writes, rejects a lora_alpha argument, and 3.10+ read its absence as alpha = rank.
+        /// Writes lora_rank when enabled, and lora_alpha when it is not the rank. Keras 3.10+ always writes both,
+        /// but 3.3-3.9 reject a lora_alpha argument (xkeras stamps its files 3.6) and 3.10+ read its absence
+        /// as alpha = rank; a file with alpha != rank therefore needs Keras 3.10+.
         void write_config(json& config) const;
     };
 

@@ -1,6 +1,6 @@
 // Keras 3's LoRA on Dense and Conv1D/2D/3D (lora_rank, lora_alpha, enable_lora): the layer computes with
 // kernel + (alpha / rank) * A . B, only A and B train, files store the merged kernel and loading zeroes the
-// factors (keras/src/layers/core/dense.py and convolutional/base_conv.py, Keras 3.3-3.15).
+// factors (keras/src/layers/core/dense.py and convolutional/base_conv.py: Dense since Keras 3.1, Conv since 3.3).
 #include "framework/io/hdf5_file.hpp"
 #include "framework/io/keras_h5.hpp"
 #include "framework/io/zip_archive.hpp"
@@ -167,8 +167,10 @@ BOOST_AUTO_TEST_CASE(factors_have_keras_shapes_and_a_fresh_adapter_changes_nothi
     BOOST_TEST(!plain->get_config().contains("lora_alpha"));
 }
 
-BOOST_AUTO_TEST_CASE(configs_write_what_keras_writes)
+BOOST_AUTO_TEST_CASE(configs_write_the_lora_keys_every_keras_3_reads)
 {
+    // Keras 3.10+ writes lora_alpha whenever lora_rank is set; xkeras leaves it out when it equals the rank,
+    // so that Keras 3.3-3.9 (which reject the key) load the file too (framework/keras/lora.hpp).
     // Unset: neither key (Keras writes lora_rank only when set).
     for (const std::string cls : {"Dense", "Conv1D"})
     {
@@ -200,8 +202,10 @@ BOOST_AUTO_TEST_CASE(configs_write_what_keras_writes)
     BOOST_TEST(dense->get_config()["lora_rank"] == 2);
 }
 
-BOOST_AUTO_TEST_CASE(refuses_what_keras_refuses)
+BOOST_AUTO_TEST_CASE(refuses_what_keras_refuses_and_bad_ranks)
 {
+    // Keras's enable_lora messages (constraint, unbuilt, twice); the rank and alpha checks are ours (Keras
+    // takes any value and fails later, or ignores an alpha without a rank).
     auto conv_throws = [](const json& extra, std::initializer_list<std::string> fragments) {
         json config{{"filters", 2}, {"kernel_size", 2}, {"name", "c"}};
         config.update(extra);
@@ -220,6 +224,9 @@ BOOST_AUTO_TEST_CASE(refuses_what_keras_refuses)
                                              {"kernel_constraint", "max_norm"}});
     BOOST_CHECK_EXCEPTION(constrained->build({-1, 4, 4, 1}), value_error,
                           message_contains({"'k'", "Lora is incompatible with kernel constraints", "kernel_constraint"}));
+    BOOST_TEST(constrained->weights().empty(), "a refused build created weights");
+    BOOST_CHECK_EXCEPTION(constrained->build({-1, 4, 4, 1}), value_error, message_contains({"kernel constraints"}));
+    BOOST_TEST(constrained->weights().empty());
     auto dense = make_layer("Dense", {{"units", 2}, {"kernel_constraint", "non_neg"}, {"name", "d"}});
     dense->build({-1, 3});
     BOOST_CHECK_EXCEPTION(dense->enable_lora(2), value_error, message_contains({"'d'", "kernel constraints"}));
