@@ -6,6 +6,7 @@
 #include "framework/engine/random.hpp"
 #include "support/checks.hpp"
 #include "support/gradcheck.hpp"
+#include "support/models.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -44,6 +45,18 @@ namespace
     Tensor<float> inputs(std::size_t n, std::uint64_t seed)
     {
         return tensor_cast<float>(test::random_tensor({n, 10, 10, 2}, seed));
+    }
+
+    /// fit()'s losses per epoch and the weights it ends with.
+    std::pair<std::vector<double>, std::vector<Tensor<float>>> fit_and_collect(Sequential& model, const Tensor<float>& x,
+                                                                               const Tensor<float>& y,
+                                                                               const FitOptions& options)
+    {
+        History history = model.fit(x, y, options);
+        std::vector<Tensor<float>> weights;
+        for (auto* w : model.weights())
+            weights.push_back(w->variable.value());
+        return {history.history.at("loss"), weights};
     }
 
     Tensor<float> labels(std::size_t n)
@@ -126,11 +139,7 @@ BOOST_AUTO_TEST_CASE(two_models_trained_at_once_equal_the_same_runs_one_after_th
         options.batch_size = 8;
         options.verbose = 0;
         options.shuffle = false; // the shuffle draws from the process's global generator
-        History history = model.fit(x, y, options);
-        std::vector<Tensor<float>> weights;
-        for (auto* w : model.weights())
-            weights.push_back(w->variable.value());
-        return std::make_pair(history.history.at("loss"), weights);
+        return fit_and_collect(model, x, y, options);
     };
     const auto alone_a = train(10), alone_b = train(20);
     BOOST_REQUIRE(alone_a.first != alone_b.first);
@@ -190,24 +199,8 @@ BOOST_AUTO_TEST_CASE(parallel_for_never_runs_more_bodies_than_the_thread_cap)
 
 namespace
 {
-    /// Keras's mnist_cnn (examples/mnist_cnn.cpp's architecture), and a depthwise / separable / normalised
-    /// model: between them every kernel gradient that sums over the batch in partitions (the implicit-GEMM
+    /// With test::mnist_cnn, every kernel gradient that sums over the batch in partitions (the implicit-GEMM
     /// and small-channel conv kernels, the AVX-512 kernel gradient where built, depthwise, bias, batch norm).
-    Sequential mnist_cnn()
-    {
-        Sequential model("mnist_cnn");
-        model.set_input({-1, 28, 28, 1});
-        model.add(make_layer("Conv2D", {{"filters", 32}, {"kernel_size", 3}, {"activation", "relu"}}));
-        model.add(make_layer("Conv2D", {{"filters", 64}, {"kernel_size", 3}, {"activation", "relu"}}));
-        model.add(make_layer("MaxPooling2D", {{"pool_size", 2}}));
-        model.add(make_layer("Dropout", {{"rate", 0.25}}));
-        model.add(make_layer("Flatten"));
-        model.add(make_layer("Dense", {{"units", 128}, {"activation", "relu"}}));
-        model.add(make_layer("Dropout", {{"rate", 0.5}}));
-        model.add(make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}));
-        return model;
-    }
-
     Sequential depthwise_model()
     {
         Sequential model("depthwise");
@@ -230,7 +223,7 @@ BOOST_AUTO_TEST_CASE(the_same_seed_trains_to_the_same_bits_on_one_thread_and_on_
     Tensor<float> y({96, 10}, 0.f);
     for (std::size_t i = 0; i < 96; ++i)
         y(i, (i * 7) % 10) = 1.f;
-    for (auto* make : {&mnist_cnn, &depthwise_model})
+    for (auto* make : {&test::mnist_cnn, &depthwise_model})
     {
         auto train = [&](int threads) {
             set_num_threads(threads);
@@ -241,15 +234,11 @@ BOOST_AUTO_TEST_CASE(the_same_seed_trains_to_the_same_bits_on_one_thread_and_on_
             FitOptions options;
             options.batch_size = 32;
             options.verbose = 0;
-            History history = model.fit(x, y, options);
-            std::vector<Tensor<float>> weights;
-            for (auto* w : model.weights())
-                weights.push_back(w->variable.value());
-            return std::make_pair(history.history.at("loss"), weights);
+            return fit_and_collect(model, x, y, options);
         };
         const auto one = train(1), two = train(2);
         set_num_threads(0);
-        BOOST_TEST_CONTEXT((make == &mnist_cnn ? "mnist_cnn" : "depthwise"))
+        BOOST_TEST_CONTEXT((make == &test::mnist_cnn ? "mnist_cnn" : "depthwise"))
         {
             BOOST_TEST(one.first == two.first, boost::test_tools::per_element());
             BOOST_TEST_REQUIRE(one.second.size() == two.second.size());

@@ -4,6 +4,7 @@
 #include "framework/training/model.hpp"
 #include "support/gradcheck.hpp"
 #include "support/checks.hpp"
+#include "support/models.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -267,16 +268,7 @@ BOOST_AUTO_TEST_CASE(summary_and_predict_on_the_mnist_cnn_model)
 {
     // The architecture examples/mnist_cnn saves: Keras's mnist_cnn has 1,199,882 parameters.
     ScratchDir scratch;
-    Sequential model("mnist_cnn");
-    model.set_input({-1, 28, 28, 1});
-    model.add(make_layer("Conv2D", {{"filters", 32}, {"kernel_size", 3}, {"activation", "relu"}}));
-    model.add(make_layer("Conv2D", {{"filters", 64}, {"kernel_size", 3}, {"activation", "relu"}}));
-    model.add(make_layer("MaxPooling2D", {{"pool_size", 2}}));
-    model.add(make_layer("Dropout", {{"rate", 0.25}}));
-    model.add(make_layer("Flatten"));
-    model.add(make_layer("Dense", {{"units", 128}, {"activation", "relu"}}));
-    model.add(make_layer("Dropout", {{"rate", 0.5}}));
-    model.add(make_layer("Dense", {{"units", 10}, {"activation", "softmax"}}));
+    Sequential model = test::mnist_cnn();
     model.compile("adam", "categorical_crossentropy", {"accuracy"});
     const fs::path saved = scratch.path / "mnist_cnn.h5", in = scratch.path / "x.h5", out = scratch.path / "y.h5";
     model.save(saved.string());
